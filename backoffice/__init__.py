@@ -1,0 +1,1 @@
+"""Operations back office of a home-services marketplace."""

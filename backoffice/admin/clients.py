@@ -1,0 +1,73 @@
+"""Clients: the people who book services."""
+
+from flask import flash
+from flask_admin.actions import action
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import DataRequired
+
+from backoffice import audit
+from backoffice.admin.base import SecureModelView
+from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
+from backoffice.db import db
+from backoffice.geo import zone_for
+from backoffice.models import LANGUAGES, Client, ClientStatus
+from backoffice.services import clients as client_service
+
+
+class ClientView(SecureModelView):
+    allowed_roles = frozenset({"ops_agent", "finance"})
+    write_roles = frozenset({"ops_agent"})
+    column_list = ("id", "name", "email", "phone", "zone", "language", "status", "created_at")
+    column_searchable_list = ("name", "email", "phone")
+    column_filters = ("status", "zone", "language", "created_at")
+    column_default_sort = ("id", True)
+    column_labels = {"zone": _l("Zone"), "created_at": _l("Created")}
+    column_export_list = (
+        "id", "name", "email", "phone", "address", "zone", "language", "status",
+        "stripe_customer_id", "created_at",
+    )
+    form_columns = ("name", "email", "phone", "address", "lat", "lon", "language", "notes",
+                    "status", "stripe_customer_id")
+    form_choices = {"language": [(code, code) for code in LANGUAGES]}
+    form_args = {
+        "name": {"validators": [DataRequired()]},
+        "email": {"validators": email_optional()},
+        "phone": {"validators": [phone]},
+        "lat": {"validators": lat_range()},
+        "lon": {"validators": lon_range()},
+    }
+    form_widget_args = {"stripe_customer_id": {"readonly": True}}
+
+    def on_model_change(self, form, model: Client, is_created: bool) -> None:
+        model.zone = zone_for(model.lat, model.lon)
+        if model.email:
+            model.email = model.email.strip().lower()
+
+    @action("block", _l("Block for non-payment"),
+            _l("Block the selected clients? They cannot book until unblocked."))
+    def action_block(self, ids):
+        self._bulk(ids, "block", lambda c: client_service.set_status(
+            db.session, client=c, status=ClientStatus.BLOCKED))
+
+    @action("unblock", _l("Unblock"), _l("Unblock the selected clients?"))
+    def action_unblock(self, ids):
+        self._bulk(ids, "unblock", lambda c: client_service.set_status(
+            db.session, client=c, status=ClientStatus.ACTIVE))
+
+    @action("erase", _l("Erase personal data"),
+            _l("Erase the personal data of the selected clients? This cannot be undone."))
+    def action_erase(self, ids):
+        self._bulk(ids, "erase", lambda c: client_service.erase(db.session, client=c))
+
+    def _bulk(self, ids, name: str, fn) -> None:
+        if not self.can_write():
+            flash(gettext("Your role cannot change clients."), "error")
+            return
+        clients = db.session.query(Client).filter(Client.id.in_([int(i) for i in ids])).all()
+        for c in clients:
+            fn(c)
+        audit.record(db.session, action=f"bulk_{name}", entity="client",
+                     changes={"ids": [c.id for c in clients]})
+        db.session.commit()
+        flash(gettext("%(n)d clients updated.", n=len(clients)), "success")

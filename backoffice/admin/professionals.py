@@ -1,0 +1,110 @@
+"""Professionals: skills, weekly pattern, time off, status."""
+
+from flask import flash
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectMultipleField
+from wtforms.validators import DataRequired, NumberRange
+
+from backoffice import audit
+from backoffice.admin.base import SecureModelView
+from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
+from backoffice.db import db
+from backoffice.geo import zone_for
+from backoffice.models import (
+    LANGUAGES,
+    SKILLS,
+    Professional,
+    ProfessionalStatus,
+    TimeOff,
+    WorkingShift,
+)
+from backoffice.services import professionals as professional_service
+
+
+class SkillFilter(BaseSQLAFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(Professional.skills.like(f"%{value}%"))
+
+    def operation(self):
+        return gettext("has")
+
+
+class ProfessionalView(SecureModelView):
+    allowed_roles = frozenset({"ops_agent", "vetting"})
+    column_list = ("id", "name", "phone", "zone", "skills", "status", "max_minutes_per_week",
+                   "rating")
+    column_searchable_list = ("name", "email", "phone")
+    column_filters = (
+        "status",
+        "zone",
+        SkillFilter(Professional.skills, _l("Skill"), options=[(s, s) for s in SKILLS]),
+        "rating",
+    )
+    column_default_sort = ("id", True)
+    column_labels = {"max_minutes_per_week": _l("Max min/week"), "skill_list": _l("Skills")}
+    column_export_list = ("id", "name", "email", "phone", "address", "zone", "skills", "status",
+                          "max_minutes_per_week", "rating")
+    form_columns = ("name", "email", "phone", "address", "lat", "lon", "language", "skill_list",
+                    "max_minutes_per_week", "rating", "excluded_clients", "notes", "shifts",
+                    "time_off")
+    form_extra_fields = {
+        "skill_list": SelectMultipleField(
+            _l("Skills"), choices=[(s, s) for s in SKILLS], validators=[DataRequired()]
+        )
+    }
+    form_choices = {"language": [(code, code) for code in LANGUAGES]}
+    form_args = {
+        "name": {"validators": [DataRequired()]},
+        "email": {"validators": email_optional()},
+        "phone": {"validators": [phone]},
+        "lat": {"validators": lat_range()},
+        "lon": {"validators": lon_range()},
+        "max_minutes_per_week": {"validators": [NumberRange(0, 60 * 7 * 24)]},
+        "rating": {"validators": [NumberRange(0, 5)]},
+    }
+    form_ajax_refs = {"excluded_clients": {"fields": ("name", "email"), "page_size": 10}}
+    inline_models = (
+        (WorkingShift, {"form_columns": ("id", "weekday", "start_time", "end_time"),
+                        "form_choices": {"weekday": [
+                            ("0", "Mon"), ("1", "Tue"), ("2", "Wed"), ("3", "Thu"),
+                            ("4", "Fri"), ("5", "Sat"), ("6", "Sun")]},
+                        "form_args": {"weekday": {"coerce": int}}}),
+        (TimeOff, {"form_columns": ("id", "starts_on", "ends_on", "reason")}),
+    )
+
+    def on_model_change(self, form, model: Professional, is_created: bool) -> None:
+        model.zone = zone_for(model.lat, model.lon)
+        for shift in model.shifts:
+            if shift.end_time <= shift.start_time:
+                raise ValueError(gettext("shifts: a shift must end after it starts."))
+        for off in model.time_off:
+            if off.ends_on < off.starts_on:
+                raise ValueError(gettext("time off: the end date is before the start date."))
+
+    def _bulk(self, ids, status: ProfessionalStatus) -> None:
+        if not self.can_write():
+            flash(gettext("Your role cannot change professionals."), "error")
+            return
+        rows = db.session.query(Professional).filter(Professional.id.in_([int(i) for i in ids]))
+        changed = [professional_service.set_status(db.session, professional=p, status=status).id
+                   for p in rows]
+        audit.record(db.session, action=f"bulk_{status.value}", entity="professional",
+                     changes={"ids": changed})
+        db.session.commit()
+        flash(gettext("%(n)d professionals updated.", n=len(changed)), "success")
+
+    @action("suspend", _l("Suspend"),
+            _l("Suspend the selected professionals? Their services will need another professional."))
+    def action_suspend(self, ids):
+        self._bulk(ids, ProfessionalStatus.SUSPENDED)
+
+    @action("reinstate", _l("Reinstate"), _l("Reinstate the selected professionals as approved?"))
+    def action_reinstate(self, ids):
+        self._bulk(ids, ProfessionalStatus.APPROVED)
+
+    @action("offboard", _l("Offboard"), _l("Offboard the selected professionals?"))
+    def action_offboard(self, ids):
+        self._bulk(ids, ProfessionalStatus.OFFBOARDED)

@@ -1,0 +1,122 @@
+"""Service requests: what clients booked, when, and who does it."""
+
+from datetime import datetime, timedelta
+
+from flask import flash
+from flask_admin.actions import action
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+
+from backoffice import audit
+from backoffice.admin.base import SecureModelView
+from backoffice.admin.validators import lat_range, lon_range, not_before
+from backoffice.db import db
+from backoffice.geo import zone_for
+from backoffice.models import SKILLS, RequestStatus, ServiceRequest
+from backoffice.services import requests as request_service
+
+
+class ServiceRequestView(SecureModelView):
+    allowed_roles = frozenset({"ops_agent"})
+    column_list = ("id", "service_date", "window_start", "client.name", "skill", "zone", "status",
+                   "professional.name", "start_at", "duration_min", "priority")
+    column_labels = {"client.name": _l("Client"), "professional.name": _l("Professional"),
+                     "service_date": _l("Date"), "window_start": _l("From"),
+                     "duration_min": _l("Minutes"), "start_at": _l("Start")}
+    column_searchable_list = ("client.name",)
+    column_filters = ("status", "skill", "service_date", "zone", "recurrence", "priority",
+                      "professional_id", "client_id", "series_id")
+    column_sortable_list = ("id", "service_date", "status", "skill", "zone", "start_at",
+                            "priority")
+    column_default_sort = [("service_date", True), ("id", True)]
+    column_export_list = ("id", "service_date", "window_start", "window_end", "client.name",
+                          "skill", "address", "zone", "status", "professional.name", "start_at",
+                          "duration_min", "priority", "recurrence", "price_cents",
+                          "cancellation_reason")
+    form_columns = ("client", "skill", "address", "lat", "lon", "service_date", "window_start",
+                    "window_end", "duration_min", "priority", "recurrence",
+                    "preferred_professional", "status", "professional", "start_at", "pinned",
+                    "price_cents", "cancellation_reason")
+    form_choices = {"skill": [(s, s) for s in SKILLS]}
+    form_ajax_refs = {
+        "client": {"fields": ("name", "email"), "page_size": 10},
+        "professional": {"fields": ("name",), "page_size": 10},
+        "preferred_professional": {"fields": ("name",), "page_size": 10},
+    }
+    form_args = {
+        "client": {"validators": [DataRequired()]},
+        "service_date": {"validators": [DataRequired()]},
+        "window_start": {"validators": [DataRequired()]},
+        "window_end": {"validators": [
+            DataRequired(),
+            not_before("window_start", _l("The window cannot end before it starts.")),
+        ]},
+        "duration_min": {"validators": [
+            InputRequired(), NumberRange(min=1, max=24 * 60,
+                                         message=_l("Duration must be between 1 and 1440 minutes."))
+        ]},
+        "priority": {"validators": [Optional(), NumberRange(min=1, max=10)]},
+        "price_cents": {"validators": [Optional(), NumberRange(min=0)]},
+        "lat": {"validators": lat_range()},
+        "lon": {"validators": lon_range()},
+    }
+
+    def get_one(self, id):
+        return (
+            self.session.query(ServiceRequest)
+            .options(joinedload(ServiceRequest.client), joinedload(ServiceRequest.professional))
+            .filter(ServiceRequest.id == int(id))
+            .one_or_none()
+        )
+
+    def on_model_change(self, form, model: ServiceRequest, is_created: bool) -> None:
+        if is_created and model.client is not None:
+            if not model.address:
+                model.address = model.client.address
+            if model.lat is None and model.lon is None:
+                model.lat, model.lon = model.client.lat, model.client.lon
+        model.zone = zone_for(model.lat, model.lon)
+        if model.start_at is not None:
+            model.end_at = model.start_at + timedelta(minutes=model.duration_min)
+        else:
+            model.end_at = None
+        if model.professional_id is None and model.professional is None:
+            model.start_at = model.end_at = None
+            if model.status in (RequestStatus.ASSIGNED, RequestStatus.CONFIRMED):
+                model.status = RequestStatus.NEW
+        elif model.start_at is None:
+            raise ValueError(gettext("start_at: an assigned service needs a start time."))
+        if model.status == RequestStatus.CANCELLED and not model.cancellation_reason:
+            raise ValueError(gettext("cancellation_reason: say why the service is cancelled."))
+
+    @action("confirm", _l("Confirm"), _l("Confirm the selected assigned services?"))
+    def action_confirm(self, ids):
+        self._bulk(ids, "confirm", lambda r: request_service.confirm(db.session, request=r))
+
+    @action("cancel", _l("Cancel"), _l("Cancel the selected services? The reason recorded is "
+                                       "'cancelled by agent'."))
+    def action_cancel(self, ids):
+        self._bulk(ids, "cancel", lambda r: request_service.cancel(
+            db.session, request=r, reason="cancelled by agent", now=datetime.now()))
+
+    def _bulk(self, ids, name: str, fn) -> None:
+        if not self.can_write():
+            flash(gettext("Your role cannot change service requests."), "error")
+            return
+        rows = db.session.query(ServiceRequest).filter(
+            ServiceRequest.id.in_([int(i) for i in ids])).all()
+        done, refused = [], []
+        for r in rows:
+            try:
+                fn(r)
+                done.append(r.id)
+            except ValueError as exc:
+                refused.append(f"#{r.id}: {exc}")
+        audit.record(db.session, action=f"bulk_{name}", entity="service_request",
+                     changes={"ids": done})
+        db.session.commit()
+        flash(gettext("%(n)d services updated.", n=len(done)), "success")
+        for msg in refused[:10]:
+            flash(msg, "warning")

@@ -1,0 +1,118 @@
+"""Staff users (admin only), the audit log (read-only) and team task queues."""
+
+from flask import flash, g
+from flask_admin.actions import action
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from wtforms import PasswordField, SelectMultipleField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from backoffice import audit
+from backoffice.admin.base import SecureModelView
+from backoffice.auth import hash_password, revoke_sessions
+from backoffice.db import db, utcnow
+from backoffice.models import ROLES, StaffUser, Task, TaskStatus
+
+
+class StaffUserView(SecureModelView):
+    allowed_roles = frozenset()  # admin only
+    _can_delete = False  # users are disabled, never deleted: the audit trail points at them
+    can_export = False
+    column_list = ("id", "email", "name", "roles", "active", "locale", "last_login_at")
+    column_searchable_list = ("email", "name")
+    column_filters = ("active", "roles")
+    form_columns = ("email", "name", "role_list", "active", "locale", "new_password")
+    form_extra_fields = {
+        "role_list": SelectMultipleField(_l("Roles"), choices=[(r, r) for r in ROLES],
+                                         validators=[DataRequired()]),
+        "new_password": PasswordField(_l("New password"),
+                                      validators=[Optional(), Length(min=10)]),
+    }
+    form_args = {"email": {"validators": [DataRequired(), Email()]}}
+    form_choices = {"locale": [("es", "Español"), ("en", "English")]}
+
+    def on_form_prefill(self, form, id):
+        user = db.session.get(StaffUser, int(id))
+        form.role_list.data = sorted(user.role_set)
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        form.new_password.validators = [DataRequired(), Length(min=10)]
+        return form
+
+    def on_model_change(self, form, model: StaffUser, is_created: bool) -> None:
+        model.email = model.email.strip().lower()
+        model.roles = ",".join(r for r in ROLES if r in (form.role_list.data or []))
+        if form.new_password.data:
+            model.password_hash = hash_password(form.new_password.data)
+            if not is_created:
+                revoke_sessions(db.session, user_id=model.id)
+        if not is_created and not model.active:
+            revoke_sessions(db.session, user_id=model.id)
+        if model.id == g.user.id and "admin" not in model.role_set:
+            raise ValueError(gettext("roles: you cannot remove your own admin role."))
+
+    @action("disable", _l("Disable"), _l("Disable the selected users? Their sessions end now."))
+    def action_disable(self, ids):
+        users = db.session.query(StaffUser).filter(StaffUser.id.in_([int(i) for i in ids])).all()
+        for user in users:
+            if user.id == g.user.id:
+                flash(gettext("You cannot disable yourself."), "error")
+                continue
+            user.active = False
+            revoke_sessions(db.session, user_id=user.id)
+        db.session.commit()
+        flash(gettext("Users disabled."), "success")
+
+
+class AuditEventView(SecureModelView):
+    """Append-only: nobody creates, edits or deletes here, not even admin."""
+
+    allowed_roles = frozenset()
+    _can_create = _can_edit = _can_delete = False
+    action_disallowed_list = ("delete",)
+    column_list = ("id", "at", "actor", "action", "entity", "entity_id", "changes", "note")
+    column_filters = ("actor", "action", "entity", "entity_id", "at")
+    column_searchable_list = ("actor", "entity_id")
+    column_default_sort = ("id", True)
+    details_template = "admin/model/details.html"
+
+
+class TaskView(SecureModelView):
+    """Work items for each team; a user sees the tasks of the teams they belong to."""
+
+    allowed_roles = frozenset({"ops_agent", "vetting", "finance"})
+    _can_create = _can_delete = False
+    column_list = ("id", "due_at", "role", "kind", "title", "status", "entity", "entity_id")
+    column_filters = ("status", "kind", "role", "due_at")
+    column_searchable_list = ("title",)
+    column_default_sort = [("due_at", False), ("id", False)]
+    form_columns = ("status", "outcome")
+
+    def get_query(self):
+        query = super().get_query()
+        if not g.user.has_role("admin"):
+            query = query.filter(Task.role.in_(sorted(g.user.role_set)))
+        return query
+
+    def get_count_query(self):
+        count = super().get_count_query()
+        if not g.user.has_role("admin"):
+            count.filter(Task.role.in_(sorted(g.user.role_set)))
+        return count
+
+    def on_model_change(self, form, model: Task, is_created: bool) -> None:
+        if model.status != TaskStatus.OPEN and model.done_at is None:
+            model.done_at = utcnow()
+            model.assigned_to_id = g.user.id
+
+    @action("done", _l("Mark done"), _l("Mark the selected tasks as done?"))
+    def action_done(self, ids):
+        tasks = self.get_query().filter(Task.id.in_([int(i) for i in ids])).all()
+        for t in tasks:
+            t.status, t.done_at, t.assigned_to_id = TaskStatus.DONE, utcnow(), g.user.id
+        audit.record(db.session, action="bulk_done", entity="task",
+                     changes={"ids": [t.id for t in tasks]})
+        db.session.commit()
+        flash(gettext("%(n)d tasks done.", n=len(tasks)), "success")
+

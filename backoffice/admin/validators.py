@@ -1,0 +1,37 @@
+"""Field validators shared by the panel's forms: each error names its field in the form."""
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import Email, NumberRange, Optional, ValidationError
+
+PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
+
+
+def phone(form, field):
+    """Accept international or Spanish phone numbers: digits, spaces, dashes, optional +."""
+    if field.data and not PHONE_RE.match(field.data.strip()):
+        raise ValidationError(_l("Not a valid phone number (digits, spaces and an optional +)."))
+
+
+def email_optional():
+    return [Optional(), Email(message=_l("Not a valid email address."), check_deliverability=False)]
+
+
+def lat_range():
+    return [Optional(), NumberRange(-90, 90, message=_l("Latitude must be between -90 and 90."))]
+
+
+def lon_range():
+    return [Optional(), NumberRange(-180, 180, message=_l("Longitude must be between -180 and 180."))]
+
+
+def not_before(other: str, message):
+    """Refuse a value earlier than the form's other field."""
+
+    def check(form, field):
+        first = form[other].data
+        if field.data is not None and first is not None and field.data < first:
+            raise ValidationError(message)
+
+    return check

@@ -1,0 +1,113 @@
+"""create_app: wiring only."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, g, render_template, request
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from backoffice import auth
+from backoffice.config import Config
+from backoffice.db import configure_engine, db, engine_options
+from backoffice.i18n import compiled_translations
+
+csrf = CSRFProtect()
+babel = Babel()
+
+
+def select_locale() -> str:
+    from flask import current_app, has_request_context
+
+    user = g.get("user")
+    if user is not None and user.locale:
+        return user.locale
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return request.accept_languages.best_match(["es", "en"]) or current_app.config[
+        "BABEL_DEFAULT_LOCALE"]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the back office application; config overrides settings read from the environment."""
+    settings = Config().as_dict()
+    settings.update(config or {})
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(settings)
+    app.config["SQLALCHEMY_ENGINES"] = {"default": engine_options(app.config["DATABASE_URL"])}
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = compiled_translations(Path(app.instance_path))
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = lambda: select_locale()
+
+    app.register_blueprint(auth.bp)
+    app.before_request(_load_user)
+    app.after_request(_security_headers)
+    _register_errors(app)
+    with app.app_context():
+        _register_admin(app)
+        _register_domains(app)
+    return app
+
+
+def _load_user():
+    if request.endpoint and (request.endpoint == "static" or request.endpoint.endswith(".static")):
+        return None
+    auth.load_user()
+    return None
+
+
+def _security_headers(response):
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if g.get("user") is not None:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _register_errors(app: Flask) -> None:
+    def error_page(code: int, message):
+        return render_template("error.html", code=code, message=message), code
+
+    app.register_error_handler(403, lambda e: error_page(
+        403, _l("Your role does not give access to this page.")))
+    app.register_error_handler(404, lambda e: error_page(404, _l("Page not found.")))
+    app.register_error_handler(CSRFError, lambda e: error_page(
+        400, _l("The form expired or lacks its security token. Reload the page and try again.")))
+
+
+def _register_admin(app: Flask) -> None:
+    from backoffice.admin import register_views
+    from backoffice.admin.home import HomeView
+
+    admin = Admin(
+        app,
+        name=_l("Back office"),
+        url="/admin",
+        index_view=HomeView(name=_l("Home"), url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
+    )
+    register_views(admin)
+
+    @app.route("/")
+    def root():
+        from flask import redirect, url_for
+
+        return redirect(url_for("admin.index"))
+
+
+def _register_domains(app: Flask) -> None:
+    """Let each domain add its non-admin routes (webhooks) and panel hooks."""
+    from backoffice.admin import register_domain_routes
+
+    register_domain_routes(app, csrf)

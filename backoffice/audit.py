@@ -1,0 +1,173 @@
+"""Audit trail: every flushed change to an audited model, and explicit events, become AuditEvent rows."""
+
+import contextlib
+import contextvars
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from backoffice.db import utcnow
+from backoffice.models import AuditEvent
+
+IGNORED_FIELDS = {"updated_at", "created_at", "version", "password_hash"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int | None
+    label: str
+
+
+SYSTEM = Actor(None, "system")
+_current_actor: contextvars.ContextVar[Actor] = contextvars.ContextVar("actor", default=SYSTEM)
+
+
+def current_actor() -> Actor:
+    """Return who the changes in this context are made by."""
+    return _current_actor.get()
+
+
+def set_actor(actor: Actor) -> contextvars.Token:
+    """Make actor the author of changes in this context; returns a token for reset."""
+    return _current_actor.set(actor)
+
+
+@contextlib.contextmanager
+def acting_as(actor: Actor):
+    """Attribute the changes made inside the block to actor (a job, a CLI command)."""
+    token = _current_actor.set(actor)
+    try:
+        yield actor
+    finally:
+        _current_actor.reset(token)
+
+
+def _plain(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__table__"):
+        return str(inspect(value).identity[0]) if inspect(value).identity else str(value)
+    return value
+
+
+def _entity_id(obj) -> str | None:
+    identity = inspect(obj).identity
+    return ",".join(str(i) for i in identity) if identity else None
+
+
+def _row(action: str, entity: str, entity_id, changes, note=None, actor: Actor | None = None):
+    actor = actor or current_actor()
+    return {
+        "at": utcnow(),
+        "actor_id": actor.id,
+        "actor": actor.label,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "action": action,
+        "changes": changes,
+        "note": note,
+    }
+
+
+def _changes(obj, *, new: bool, deleted: bool) -> dict:
+    state = inspect(obj)
+    out = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in IGNORED_FIELDS:
+            continue
+        hist = state.attrs[key].history
+        if deleted:
+            value = state.attrs[key].loaded_value
+            if value is not None and value is not sa.util.symbol("NO_VALUE"):
+                out[key] = [_plain(value), None]
+        elif new:
+            value = getattr(obj, key)
+            if value is not None:
+                out[key] = [None, _plain(value)]
+        elif hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            newv = hist.added[0] if hist.added else None
+            if old != newv:
+                out[key] = [_plain(old), _plain(newv)]
+    for rel in state.mapper.relationships:
+        if rel.secondary is None or deleted:
+            continue
+        hist = state.attrs[rel.key].history
+        if hist.has_changes():
+            out[rel.key] = [[str(o) for o in hist.deleted], [str(o) for o in hist.added]]
+    return out
+
+
+def _collect(session: Session) -> list[dict]:
+    rows = []
+    for obj, action in (
+        *((o, "create") for o in session.new),
+        *((o, "update") for o in session.dirty),
+        *((o, "delete") for o in session.deleted),
+    ):
+        if not getattr(type(obj), "__audited__", False):
+            continue
+        if action == "update" and not session.is_modified(obj, include_collections=True):
+            continue
+        changes = _changes(obj, new=action == "create", deleted=action == "delete")
+        if action == "update" and not changes:
+            continue
+        rows.append({"obj": obj, "action": action, "changes": changes})
+    return rows
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _ctx, _instances):
+    # Collected before the flush (history is intact), written after it (new rows have ids).
+    session.info.setdefault("_audit_pending", []).extend(_collect(session))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _ctx):
+    pending = session.info.pop("_audit_pending", [])
+    if not pending:
+        return
+    rows = [
+        _row(p["action"], p["obj"].__tablename__, _entity_id(p["obj"]), p["changes"])
+        for p in pending
+    ]
+    session.connection().execute(sa.insert(AuditEvent.__table__), rows)
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    entity: str,
+    entity_id=None,
+    changes: dict | None = None,
+    note: str | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """Write an explicit audit row (a transition, a bulk action, a download, a login)."""
+    session.connection().execute(
+        sa.insert(AuditEvent.__table__), [_row(action, entity, entity_id, changes, note, actor)]
+    )
+
+
+def history(session: Session, entity: str, entity_id) -> list[AuditEvent]:
+    """Return the audit rows of one record, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.entity == entity, AuditEvent.entity_id == str(entity_id))
+            .order_by(AuditEvent.id)
+        )
+    )

@@ -1,0 +1,234 @@
+"""Staff login with server-side sessions, roles, idle timeout and rate-limited failures."""
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+from functools import wraps
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired
+
+from backoffice import audit
+from backoffice.db import db, utcnow
+from backoffice.models import ROLES, LoginAttempt, StaffSession, StaffUser
+
+log = logging.getLogger("backoffice.auth")
+bp = Blueprint("auth", __name__)
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so timing does not reveal which emails exist.
+_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+def hash_password(password: str) -> str:
+    """Return an argon2id hash of password."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Tell whether password matches password_hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    session: Session, *, email: str, name: str, password: str, roles: list[str], locale="es"
+) -> StaffUser:
+    """Create a staff user with the given roles."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"roles: unknown role {sorted(unknown)[0]!r}; choose from {', '.join(ROLES)}")
+    if len(password) < 10:
+        raise ValueError("password: must be at least 10 characters")
+    user = StaffUser(
+        email=email.strip().lower(),
+        name=name,
+        password_hash=hash_password(password),
+        roles=",".join(r for r in ROLES if r in roles),
+        locale=locale,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def revoke_sessions(session: Session, *, user_id: int) -> int:
+    """End every open session of a user (on disable, password change)."""
+    result = session.execute(
+        sa.update(StaffSession)
+        .where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _recent_failures(s: Session, email: str) -> int:
+    since = utcnow() - timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+    last_success = s.scalar(
+        sa.select(sa.func.max(LoginAttempt.at)).where(
+            LoginAttempt.email == email, LoginAttempt.success.is_(True)
+        )
+    )
+    if last_success and last_success > since:
+        since = last_success
+    return s.scalar(
+        sa.select(sa.func.count()).where(
+            LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at > since
+        )
+    )
+
+
+def load_user() -> None:
+    """Resolve g.user from the session cookie; an idle, revoked or disabled session is ended."""
+    g.user = None
+    audit.set_actor(audit.SYSTEM)
+    token = session.get("sid")
+    if not token:
+        return
+    s = db.session
+    row = s.scalar(
+        sa.select(StaffSession).where(StaffSession.token_hash == _token_hash(token))
+    )
+    now = utcnow()
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    if row is None or row.revoked_at is not None:
+        session.clear()
+        return
+    user = s.get(StaffUser, row.user_id)
+    if user is None or not user.active or now - row.last_seen_at > idle:
+        row.revoked_at = now
+        s.commit()
+        session.clear()
+        if user is not None and user.active:
+            g.session_expired = True
+        return
+    if now - row.last_seen_at > timedelta(seconds=60):
+        row.last_seen_at = now
+        s.commit()
+    g.user = user
+    audit.set_actor(audit.Actor(user.id, user.email))
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlsplit(target).netloc and target.startswith("/"):
+        return target
+    return url_for("admin.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the login form and open a session on valid credentials."""
+    form = LoginForm()
+    if getattr(g, "session_expired", False):
+        flash(_("Your session expired after a period of inactivity. Please log in again."), "info")
+    if form.validate_on_submit():
+        s = db.session
+        email = form.email.data.strip().lower()
+        ip = request.remote_addr
+        if _recent_failures(s, email) >= current_app.config["LOGIN_MAX_FAILURES"]:
+            s.add(LoginAttempt(email=email, ip=ip, success=False))
+            audit.record(s, action="login_locked", entity="staff_user", entity_id=None,
+                         note=email, actor=audit.Actor(None, f"anonymous@{ip}"))
+            s.commit()
+            log.warning("login refused: too many failures for %s from %s", email, ip)
+            minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+            form.password.errors.append(
+                _("Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes)
+            )
+            return render_template("auth/login.html", form=form), 429
+        user = s.scalar(sa.select(StaffUser).where(StaffUser.email == email))
+        ok = verify_password(user.password_hash if user else _DUMMY_HASH, form.password.data)
+        if not ok or not user.active:
+            s.add(LoginAttempt(email=email, ip=ip, success=False))
+            s.commit()
+            log.warning("failed login for %s from %s", email, ip)
+            form.password.errors.append(_("Wrong email or password."))
+            return render_template("auth/login.html", form=form), 401
+        token = secrets.token_urlsafe(32)
+        s.add(LoginAttempt(email=email, ip=ip, success=True))
+        s.add(StaffSession(token_hash=_token_hash(token), user_id=user.id, ip=ip,
+                           user_agent=(request.user_agent.string or "")[:255]))
+        user.last_login_at = utcnow()
+        audit.record(s, action="login", entity="staff_user", entity_id=user.id,
+                     actor=audit.Actor(user.id, user.email))
+        s.commit()
+        session.clear()
+        session["sid"] = token
+        session.permanent = True
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End the session server-side, so replaying the old cookie does not log back in."""
+    token = session.get("sid")
+    if token:
+        s = db.session
+        s.execute(
+            sa.update(StaffSession)
+            .where(StaffSession.token_hash == _token_hash(token))
+            .values(revoked_at=utcnow())
+        )
+        s.commit()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/locale/<code>", methods=["POST"])
+def set_locale(code: str):
+    """Switch the interface language of the logged-in user."""
+    if g.user is None:
+        return redirect(url_for("auth.login"))
+    if code not in ("es", "en"):
+        abort(400)
+    g.user.locale = code
+    db.session.commit()
+    return redirect(_safe_next(request.referrer and urlsplit(request.referrer).path))
+
+
+def roles_required(*roles: str):
+    """Refuse anonymous visitors (redirect to login) and other roles (403); admin passes."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if g.user is None:
+                return redirect(url_for("auth.login", next=request.full_path))
+            if not g.user.has_role("admin", *roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

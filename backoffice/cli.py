@@ -1,0 +1,189 @@
+"""The `backoffice` command group."""
+
+import contextlib
+import importlib
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from backoffice import audit
+
+
+def _app(**overrides):
+    from backoffice.app import create_app
+
+    return create_app(overrides or None)
+
+
+class Runtime:
+    """Handed to every command as click's obj: the app and a transaction, created on demand."""
+
+    def __init__(self) -> None:
+        self._app = None
+
+    @property
+    def app(self):
+        if self._app is None:
+            self._app = _app()
+        return self._app
+
+    @property
+    def config(self):
+        return self.app.config
+
+    @contextlib.contextmanager
+    def session(self, actor: str):
+        """Yield a session inside the app; commit at the end, roll back on error."""
+        from backoffice.db import db
+
+        with self.app.app_context(), audit.acting_as(audit.Actor(None, actor)):
+            try:
+                yield db.session
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
+
+
+@click.group()
+@click.pass_context
+def main(ctx) -> None:
+    """Operations back office of the home-services marketplace."""
+    ctx.obj = Runtime()
+
+
+@main.group("db")
+def db_group() -> None:
+    """Create or upgrade the database."""
+
+
+@db_group.command("upgrade")
+@click.option("--url", envvar="DATABASE_URL", help="Database URL (default: DATABASE_URL or the "
+              "instance SQLite file).")
+def db_upgrade(url: str | None) -> None:
+    """Create or upgrade the database to the latest revision."""
+    from backoffice import migrate
+    from backoffice.config import Config
+
+    url = url or Config().DATABASE_URL
+    migrate.upgrade(url)
+    click.echo(f"Database at {_redact(url)} is at the latest revision.")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Manage staff users."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["ops_agent", "vetting", "finance", "admin"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--locale", default="es", type=click.Choice(["es", "en"]))
+def users_create(email, name, roles, password, locale) -> None:
+    """Create a staff user with one or more roles."""
+    from backoffice.auth import create_user
+    from backoffice.db import db
+
+    app = _app()
+    with app.app_context(), audit.acting_as(audit.Actor(None, "cli:users-create")):
+        try:
+            user = create_user(db.session, email=email, name=name, password=password,
+                               roles=list(roles), locale=locale)
+            db.session.commit()
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        except Exception as exc:  # the unique email constraint
+            db.session.rollback()
+            raise click.ClickException(f"email: could not create {email}: {exc.__class__.__name__}")
+        click.echo(f"Created {user.email} with roles {user.roles}.")
+
+
+@main.command("seed")
+@click.option("--clients", default=400, show_default=True)
+@click.option("--professionals", default=60, show_default=True)
+@click.option("--requests", default=3000, show_default=True)
+@click.option("--days", default=14, show_default=True, help="Spread requests over this many days.")
+@click.option("--seed", "seed_value", default=7, show_default=True)
+def seed_command(clients, professionals, requests, days, seed_value) -> None:
+    """Insert realistic Valencia data (for demos and benchmarks)."""
+    from backoffice.db import db
+    from backoffice.seed import seed
+
+    app = _app()
+    total = clients + professionals + requests
+    with app.app_context(), audit.acting_as(audit.Actor(None, "cli:seed")):
+        started = datetime.now()
+        with click.progressbar(length=total, label="Seeding") as bar:
+            made = seed(db.session, clients=clients, professionals=professionals,
+                        requests=requests, days=days, seed=seed_value, progress=bar.update)
+        db.session.commit()
+    secs = (datetime.now() - started).total_seconds()
+    click.echo(f"Seeded {made['clients']} clients, {made['professionals']} professionals and "
+               f"{made['requests']} service requests in {secs:.1f} s.")
+
+
+@main.command("scheduler")
+def scheduler_command() -> None:
+    """Run the scheduler process (dunning, document checks, re-planning, mail)."""
+    import logging
+
+    from backoffice.scheduler import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    scheduler = build_scheduler(_app())
+    for job in scheduler.get_jobs():
+        click.echo(f"scheduled: {job.name} ({job.trigger})")
+    scheduler.start()
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve_command(host, port) -> None:
+    """Serve the panel with the development server (use gunicorn in production)."""
+    _app().run(host=host, port=port, threaded=True)
+
+
+@main.command("demo")
+@click.option("--port", default=5000, show_default=True)
+@click.option("--keep", is_flag=True, help="Reuse the existing demo database.")
+@click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
+def demo_command(port, keep, no_serve) -> None:
+    """Create a SQLite demo in ./instance with Valencia data and serve the panel."""
+    from backoffice.demo import prepare_demo, run_demo
+
+    instance = Path(os.environ.get("BACKOFFICE_INSTANCE", Path.cwd() / "instance")).resolve()
+    config = prepare_demo(instance, keep=keep, today=date.today(), echo=click.echo)
+    if not no_serve:
+        run_demo(config, port=port, echo=click.echo)
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _register_domain_commands() -> None:
+    for module_name in ("assignment.commands", "vetting.commands", "billing.commands"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+
+
+_register_domain_commands()
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Declarative base with a constraint naming convention, engines and sessions."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_sqlalchemy_lite import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(session_options={"expire_on_commit": False})
+
+
+def utcnow() -> datetime:
+    """Return the current time as a naive UTC datetime, the form stored in every column."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def is_postgres(session_or_engine) -> bool:
+    """Tell whether the session or engine talks to PostgreSQL."""
+    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    return bind.dialect.name == "postgresql"
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for a bare postgresql:// URL."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def engine_options(url: str) -> dict:
+    """Return create_engine keyword arguments suited to the database kind."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        return {"url": url, "connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"url": url, "pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+def configure_engine(engine: sa.Engine) -> sa.Engine:
+    """Make SQLite behave: foreign keys on, WAL, real BEGIN so SAVEPOINTs nest correctly."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    if getattr(engine, "_backoffice_configured", False):
+        return engine
+    engine._backoffice_configured = True
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # IMMEDIATE takes the write lock up front, so two writers queue instead of failing late.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Create an engine outside Flask (benchmarks, migrations)."""
+    opts = engine_options(url)
+    return configure_engine(sa.create_engine(opts.pop("url"), **opts))
+
+
+def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
+    """Return a session factory bound to engine."""
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,113 @@
+"""`backoffice demo`: a SQLite database with Valencia data, the services it needs, the panel."""
+
+import importlib
+import os
+import random
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from backoffice import audit, migrate
+from backoffice.mailsink import MailSink
+
+DEMO_USERS = (
+    ("ops@demo.local", "Lucía Ops", "ops_agent", "demo-ops-pass"),
+    ("vetting@demo.local", "Marcos Vetting", "vetting", "demo-vetting-pass"),
+    ("vetting2@demo.local", "Elena Vetting", "vetting", "demo-vetting2-pass"),
+    ("finance@demo.local", "Carmen Finance", "finance", "demo-finance-pass"),
+    ("finance2@demo.local", "Jorge Finance", "finance", "demo-finance2-pass"),
+    ("admin@demo.local", "Ana Admin", "admin", "demo-admin-pass"),
+)
+DOMAIN_DEMOS = ("vetting.demo", "billing.demo", "assignment.demo")
+
+
+def demo_config(instance: Path) -> dict:
+    return {
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": f"sqlite:///{instance / 'demo.sqlite3'}",
+        # The demo is served over plain http on 127.0.0.1; production keeps Secure cookies.
+        "SESSION_COOKIE_SECURE": False,
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "8025")),
+    }
+
+
+def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
+    """Create (or reuse with keep) the demo database and print the staff logins."""
+    from backoffice.app import create_app
+    from backoffice.auth import create_user
+    from backoffice.db import db
+    from backoffice.seed import seed, seed_time_off
+
+    instance.mkdir(parents=True, exist_ok=True)
+    config = demo_config(instance)
+    path = instance / "demo.sqlite3"
+    fresh = not (keep and path.exists())
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    migrate.upgrade(config["DATABASE_URL"])
+    app = create_app(config)
+    if fresh:
+        with app.app_context(), audit.acting_as(audit.Actor(None, "demo")):
+            echo("Seeding Valencia: 400 clients, 60 professionals, two weeks of requests...")
+            made = seed(db.session, clients=400, professionals=60, requests=2400, days=14,
+                        today=today)
+            rng = random.Random(11)
+            from backoffice.models import Professional
+
+            pro_ids = [p.id for p in db.session.query(Professional.id)]
+            seed_time_off(db.session, professional_ids=pro_ids, today=today, rng=rng)
+            for email, name, role, password in DEMO_USERS:
+                create_user(db.session, email=email, name=name, password=password, roles=[role],
+                            locale="es")
+            for module_name in DOMAIN_DEMOS:
+                try:
+                    module = importlib.import_module(module_name)
+                except ModuleNotFoundError as exc:
+                    if exc.name == module_name:
+                        continue
+                    raise
+                module.seed_demo(db.session, today=today, rng=rng, config=app.config)
+            db.session.commit()
+            echo(f"Seeded {made['clients']} clients, {made['professionals']} professionals, "
+                 f"{made['requests']} service requests.")
+    echo("Staff logins (email / password):")
+    for email, _name, role, password in DEMO_USERS:
+        echo(f"  {role:10s} {email:22s} {password}")
+    return config
+
+
+def run_demo(config: dict, *, port: int, echo) -> None:
+    """Start the mail sink, the Stripe-compatible server and the scheduler, then serve."""
+    from backoffice.app import create_app
+
+    instance = Path(config["INSTANCE_PATH"])
+    sink = MailSink(port=config["SMTP_PORT"], maildir=instance / "mail").start()
+    echo(f"Mail sink on 127.0.0.1:{sink.port}, mails kept in {instance / 'mail'}")
+    env = dict(os.environ, BACKOFFICE_INSTANCE=str(instance), DATABASE_URL=config["DATABASE_URL"],
+               SMTP_PORT=str(sink.port))
+    children = []
+    stripe = _start_stripe(env, echo)
+    if stripe is not None:
+        children.append(stripe)
+    children.append(subprocess.Popen([sys.executable, "-m", "backoffice.cli", "scheduler"],
+                                     env=env, stdout=subprocess.DEVNULL))
+    echo("Scheduler started in its own process.")
+    echo(f"Panel: http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
+    try:
+        create_app(config).run(host="127.0.0.1", port=port, threaded=True)
+    finally:
+        for child in children:
+            child.terminate()
+        sink.stop()
+
+
+def _start_stripe(env: dict, echo):
+    try:
+        launcher = importlib.import_module("billing.stripe_server")
+    except ModuleNotFoundError:
+        return None
+    proc = launcher.start_process(env)
+    echo(f"Stripe-compatible server on {env.get('STRIPE_API_BASE', launcher.DEFAULT_BASE)}")
+    return proc

@@ -1,0 +1,1 @@
+"""Service functions of the marketplace core: keyword-only, explicit session, they flush."""

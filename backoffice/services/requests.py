@@ -1,0 +1,30 @@
+"""Service request transitions used by the panel, the jobs and the engine's publisher."""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from backoffice.models import RequestStatus, ServiceRequest
+
+OPEN = (RequestStatus.NEW, RequestStatus.ASSIGNED, RequestStatus.CONFIRMED)
+
+
+def confirm(session: Session, *, request: ServiceRequest) -> ServiceRequest:
+    """Confirm an assigned service with its professional."""
+    if request.status != RequestStatus.ASSIGNED:
+        raise ValueError(f"status: only an assigned service can be confirmed (it is {request.status})")
+    request.status = RequestStatus.CONFIRMED
+    session.flush()
+    return request
+
+
+def cancel(session: Session, *, request: ServiceRequest, reason: str, now: datetime) -> ServiceRequest:
+    """Cancel a service that has not happened yet, with a reason."""
+    if request.status not in OPEN:
+        raise ValueError(f"status: a {request.status} service cannot be cancelled")
+    if not reason:
+        raise ValueError("cancellation_reason: a reason is required")
+    request.status = RequestStatus.CANCELLED
+    request.cancellation_reason = reason
+    session.flush()
+    return request

@@ -1,0 +1,154 @@
+"""Fixtures every test package uses: the database (SQLite or DATABASE_URL), the app, users, mail."""
+
+import os
+import re
+import tempfile
+from datetime import date, time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from backoffice import audit, migrate
+from backoffice.db import db, make_engine, normalise_url
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+PASSWORD = "correct-horse-battery"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """Migrate a fresh database once per run: DATABASE_URL's PostgreSQL, or a SQLite file."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        url = normalise_url(url)
+        if url.startswith("postgresql"):
+            _reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def mail_sink():
+    from backoffice.mailsink import MailSink
+
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+def test_config(database_url: str, mail_sink, instance: Path) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": "test-secret",
+        "SESSION_COOKIE_SECURE": False,
+        "SMTP_PORT": mail_sink.port,
+        "UPLOAD_DIR": str(instance / "uploads"),
+        "BABEL_DEFAULT_LOCALE": "en",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(database_url, mail_sink, tmp_path_factory):
+    from backoffice.app import create_app
+
+    instance = tmp_path_factory.mktemp("instance")
+    return create_app(test_config(database_url, mail_sink, instance))
+
+
+@pytest.fixture()
+def session(app):
+    """A session inside one outer transaction that is rolled back after the test."""
+    with app.app_context(), db.test_isolation():
+        yield db.session
+        audit.set_actor(audit.SYSTEM)
+
+
+@pytest.fixture()
+def client(app, session):
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    """Return the CSRF token embedded in a page."""
+    m = CSRF_RE.search(html)
+    assert m, "page has no csrf_token"
+    return m.group(1) or m.group(2)
+
+
+@pytest.fixture()
+def make_user(session):
+    from backoffice.auth import create_user
+
+    counter = {"n": 0}
+
+    def make(*roles: str, email: str | None = None, locale: str = "en"):
+        counter["n"] += 1
+        return create_user(
+            session,
+            email=email or f"{'-'.join(roles) or 'none'}{counter['n']}@staff.example.com",
+            name=f"{' '.join(roles).title()} {counter['n']}",
+            password=PASSWORD,
+            roles=list(roles),
+            locale=locale,
+        )
+
+    return make
+
+
+@pytest.fixture()
+def login(client):
+    def do(user, password: str = PASSWORD):
+        page = client.get("/login")
+        token = csrf_from(page.get_data(as_text=True))
+        return client.post("/login", data={"email": user.email, "password": password,
+                                           "csrf_token": token})
+
+    return do
+
+
+@pytest.fixture()
+def logged_in(make_user, login, client):
+    """Log a new user with the given roles in on the test client and return it."""
+
+    def do(*roles: str):
+        user = make_user(*roles)
+        resp = login(user)
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        return user
+
+    return do
+
+
+@pytest.fixture()
+def factories(session):
+    """Small factories for the core entities."""
+    from tests.factories import Factories
+
+    return Factories(session)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_actor():
+    yield
+    audit.set_actor(audit.SYSTEM)
+
+
+__all__ = ["csrf_from", "PASSWORD", "date", "time", "tempfile"]

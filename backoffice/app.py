@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, g, render_template, request
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
-from flask_babel import Babel
+from flask_babel import Babel, refresh
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -60,9 +60,13 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _load_user():
+    # Tests run requests inside one outer app context; a token cached on g must not outlive
+    # the request that made it.
+    g.pop("csrf_token", None)
     if request.endpoint and (request.endpoint == "static" or request.endpoint.endswith(".static")):
         return None
     auth.load_user()
+    refresh()  # the locale depends on the user just loaded
     return None
 
 

@@ -1,4 +1,4 @@
-"""Audit trail: every flushed change to an audited model, and explicit events, become AuditEvent rows."""
+"""Audit trail: flushed changes to audited models, and explicit events, become AuditEvent rows."""
 
 import contextlib
 import contextvars
@@ -62,8 +62,9 @@ def _plain(value):
 
 
 def _entity_id(obj) -> str | None:
-    identity = inspect(obj).identity
-    return ",".join(str(i) for i in identity) if identity else None
+    # After the flush the primary key is on the instance even before the identity map has it.
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return None if any(k is None for k in key) else ",".join(str(k) for k in key)
 
 
 def _row(action: str, entity: str, entity_id, changes, note=None, actor: Actor | None = None):

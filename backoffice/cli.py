@@ -172,7 +172,8 @@ def _redact(url: str) -> str:
 
 
 def _register_domain_commands() -> None:
-    for module_name in ("assignment.commands", "vetting.commands", "billing.commands"):
+    for module_name in ("assignment.commands", "assignment.plan_commands", "vetting.commands",
+                        "billing.commands"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -1,23 +1,42 @@
-"""Translations: the .po catalogues ship with the code and compile into the instance folder."""
+"""Translations: each area keeps `translations/<area>.es.txt` (English<TAB>Spanish per line);
+they compile into one gettext catalogue in the instance folder at start-up."""
 
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 SOURCE = Path(__file__).resolve().parent / "translations"
+LOCALES = ("es",)
+
+
+def read_pairs(locale: str) -> dict[str, str]:
+    """Return English -> translation from every translations/*.<locale>.txt file."""
+    pairs: dict[str, str] = {}
+    for path in sorted(SOURCE.glob(f"*.{locale}.txt")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            english, sep, translated = line.partition("\t")
+            if not sep or not translated.strip():
+                raise ValueError(f"{path.name}:{number}: expected 'English<TAB>translation'")
+            pairs[english] = translated
+    return pairs
 
 
 def compiled_translations(instance: Path) -> str:
-    """Compile every messages.po newer than its .mo; return the directory Flask-Babel reads."""
+    """Compile the catalogues when a source file is newer; return the directory Flask-Babel reads."""
     target = instance / "translations"
-    for po in SOURCE.glob("*/LC_MESSAGES/*.po"):
-        mo = target / po.relative_to(SOURCE).with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+    for locale in LOCALES:
+        sources = list(SOURCE.glob(f"*.{locale}.txt"))
+        mo = target / locale / "LC_MESSAGES" / "messages.mo"
+        newest = max((p.stat().st_mtime for p in sources), default=0)
+        if mo.exists() and mo.stat().st_mtime >= newest:
             continue
+        catalog = Catalog(locale=locale)
+        for english, translated in read_pairs(locale).items():
+            catalog.add(english, translated)
         mo.parent.mkdir(parents=True, exist_ok=True)
-        with po.open("rb") as f:
-            catalog = read_po(f)
         tmp = mo.with_suffix(".tmp")
         with tmp.open("wb") as f:
             write_mo(f, catalog)

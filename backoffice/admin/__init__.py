@@ -1,5 +1,7 @@
 """The panel's views, one file per area; register_views mounts them all."""
 
+import importlib
+
 from flask_babel import lazy_gettext as _l
 
 from backoffice.admin.clients import ClientView
@@ -8,6 +10,17 @@ from backoffice.admin.requests import ServiceRequestView
 from backoffice.admin.staff import AuditEventView, StaffUserView, TaskView
 from backoffice.db import db
 from backoffice.models import AuditEvent, Client, Professional, ServiceRequest, StaffUser, Task
+
+AREA_MODULES = ("backoffice.admin.coverage", "backoffice.admin.vetting", "backoffice.admin.billing")
+
+
+def _area_modules():
+    for name in AREA_MODULES:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
 
 
 def register_views(admin) -> None:
@@ -18,6 +31,8 @@ def register_views(admin) -> None:
     admin.add_view(ProfessionalView(Professional, db, name=_l("Professionals"),
                                     endpoint="professional"))
     admin.add_view(TaskView(Task, db, name=_l("Tasks"), endpoint="task"))
+    for module in _area_modules():
+        module.register(admin)
     admin.add_view(StaffUserView(StaffUser, db, name=_l("Staff users"), endpoint="staff_user",
                                  category=_l("Admin")))
     admin.add_view(AuditEventView(AuditEvent, db, name=_l("Audit log"), endpoint="audit_event",
@@ -26,3 +41,6 @@ def register_views(admin) -> None:
 
 def register_domain_routes(app, csrf) -> None:
     """Mount routes of the domains that live outside the panel (webhooks)."""
+    for module in _area_modules():
+        if hasattr(module, "register_routes"):
+            module.register_routes(app, csrf)

@@ -7,12 +7,14 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.model.helpers import prettify_name
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.utils import secure_filename
 from wtforms import HiddenField
+from wtforms.fields.core import UnboundField
 
 from backoffice import audit
 from backoffice.db import db
@@ -98,8 +100,16 @@ class SecureModelView(RoleAccess, ModelView):
                 form.loaded_version.data = str(obj.version)
         return form
 
+    def get_column_name(self, field):
+        return gettext(super().get_column_name(field))
+
     def scaffold_form(self):
         form_class = super().scaffold_form()
+        # Labels Flask-Admin derives from column names go through the catalogue too.
+        for name in dir(form_class):
+            unbound = getattr(form_class, name, None)
+            if isinstance(unbound, UnboundField) and not unbound.kwargs.get("label"):
+                unbound.kwargs["label"] = lazy_gettext(prettify_name(name))
         if self._versioned():
             form_class.loaded_version = HiddenField()
         return form_class
@@ -196,8 +206,10 @@ class SecureModelView(RoleAccess, ModelView):
     def export_rows(self, query):
         """Yield ORM rows in batches so memory stays flat whatever the row count."""
         for j in self._auto_joins:
-            query = query.options(sa.orm.joinedload(j))
-        yield from query.execution_options(yield_per=1000, stream_results=True)
+            query = query.options(sa.orm.selectinload(j))
+        stmt = query.statement.execution_options(yield_per=1000, stream_results=True)
+        for (row,) in db.session.execute(stmt):
+            yield row
 
     # --- details page: the audit history of the record
     def audit_history(self, model) -> list:
@@ -213,7 +225,7 @@ class _CappedCount:
 
     def __init__(self, view: SecureModelView):
         self.view = view
-        self.query = view.session.query(view.model.id)
+        self.query = db.session.query(view.model.id)
 
     # Flask-Admin applies joins and filters to the count query with these calls.
     def join(self, *args, **kwargs):
@@ -232,7 +244,7 @@ class _CappedCount:
         return self.filter(*args)
 
     def scalar(self) -> int:
-        session: Session = self.view.session
+        session: Session = db.session
         if not getattr(self.view, "_count_filtered", False):
             estimate = table_estimate(session, self.view.model.__table__.name)
             if estimate is not None and estimate > COUNT_CAP:

@@ -4,6 +4,7 @@ from flask import flash
 from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from wtforms import FloatField
 from wtforms.validators import DataRequired
 
 from backoffice import audit
@@ -30,6 +31,7 @@ class ClientView(SecureModelView):
     form_columns = ("name", "email", "phone", "address", "lat", "lon", "language", "notes",
                     "status", "stripe_customer_id")
     form_choices = {"language": [(code, code) for code in LANGUAGES]}
+    form_overrides = {"lat": FloatField, "lon": FloatField}
     form_args = {
         "name": {"validators": [DataRequired()]},
         "email": {"validators": email_optional()},

@@ -5,7 +5,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectMultipleField
+from wtforms import FloatField, SelectMultipleField
 from wtforms.validators import DataRequired, NumberRange
 
 from backoffice import audit
@@ -56,6 +56,7 @@ class ProfessionalView(SecureModelView):
         )
     }
     form_choices = {"language": [(code, code) for code in LANGUAGES]}
+    form_overrides = {"lat": FloatField, "lon": FloatField, "rating": FloatField}
     form_args = {
         "name": {"validators": [DataRequired()]},
         "email": {"validators": email_optional()},

@@ -7,6 +7,7 @@ from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
+from wtforms import FloatField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from backoffice import audit
@@ -45,6 +46,7 @@ class ServiceRequestView(SecureModelView):
         "professional": {"fields": ("name",), "page_size": 10},
         "preferred_professional": {"fields": ("name",), "page_size": 10},
     }
+    form_overrides = {"lat": FloatField, "lon": FloatField}
     form_args = {
         "client": {"validators": [DataRequired()]},
         "service_date": {"validators": [DataRequired()]},
@@ -65,7 +67,7 @@ class ServiceRequestView(SecureModelView):
 
     def get_one(self, id):
         return (
-            self.session.query(ServiceRequest)
+            db.session.query(ServiceRequest)
             .options(joinedload(ServiceRequest.client), joinedload(ServiceRequest.professional))
             .filter(ServiceRequest.id == int(id))
             .one_or_none()

@@ -8,14 +8,27 @@ from wtforms.validators import Email, NumberRange, Optional, ValidationError
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 
 
+def plain(validator):
+    """Turn a lazily translated error into text: Flask-Admin shows only str errors."""
+
+    def check(form, field):
+        try:
+            validator(form, field)
+        except ValidationError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return check
+
+
 def phone(form, field):
     """Accept international or Spanish phone numbers: digits, spaces, dashes, optional +."""
     if field.data and not PHONE_RE.match(field.data.strip()):
-        raise ValidationError(_l("Not a valid phone number (digits, spaces and an optional +)."))
+        raise ValidationError(str(_l("Not a valid phone number (digits, spaces and an optional +).")))
 
 
 def email_optional():
-    return [Optional(), Email(message=_l("Not a valid email address."), check_deliverability=False)]
+    return [Optional(), plain(Email(message=_l("Not a valid email address."),
+                                    check_deliverability=False))]
 
 
 def lat_range():
@@ -23,7 +36,8 @@ def lat_range():
 
 
 def lon_range():
-    return [Optional(), NumberRange(-180, 180, message=_l("Longitude must be between -180 and 180."))]
+    return [Optional(),
+            NumberRange(-180, 180, message=_l("Longitude must be between -180 and 180."))]
 
 
 def not_before(other: str, message):
@@ -32,6 +46,6 @@ def not_before(other: str, message):
     def check(form, field):
         first = form[other].data
         if field.data is not None and first is not None and field.data < first:
-            raise ValidationError(message)
+            raise ValidationError(str(message))
 
     return check

@@ -1,0 +1,132 @@
+"""Billing in the panel: invoices and their timeline, the dunning policy, reports, the call list."""
+
+import logging
+
+from flask import abort, current_app, request
+from flask_babel import lazy_gettext as _l
+
+from backoffice.admin.base import SecureModelView
+from backoffice.admin.billing_pages import (
+    CallListView,
+    InvoicePageMixin,
+    ReportView,
+    home_figures,
+)
+from backoffice.db import db
+from billing import webhooks
+from billing.gateway import construct_event
+from billing.models import DunningStep, Invoice, Payment
+
+log = logging.getLogger("backoffice.billing")
+CATEGORY = _l("Billing")
+
+
+def _money(view, context, model, name) -> str:
+    from billing.actions import money
+
+    value = getattr(model, name)
+    return money(value) if value is not None else ""
+
+
+class InvoiceView(InvoicePageMixin, SecureModelView):
+    allowed_roles = frozenset({"finance"})
+    _can_create = _can_edit = _can_delete = False
+    action_disallowed_list = ("delete",)
+    column_list = ("code", "client", "issued_on", "due_on", "total_cents", "due_cents",
+                   "status", "dunning_day", "last_decline_code")
+    column_sortable_list = ("issued_on", "due_on", "total_cents", "status", "dunning_day")
+    column_filters = ("status", "due_on", "issued_on", "dunning_day", "hard_declined",
+                      "last_decline_code", "series")
+    column_searchable_list = ("pause_reason",)
+    column_default_sort = ("id", True)
+    column_labels = {"code": _l("Invoice"), "total_cents": _l("Total"), "due_cents": _l("Due"),
+                     "dunning_day": _l("Dunning step (day)"),
+                     "last_decline_code": _l("Decline reason"), "due_on": _l("Due date")}
+    column_formatters = {"total_cents": _money, "due_cents": _money}
+    column_export_list = ("code", "client", "issued_on", "due_on", "subtotal_cents",
+                          "vat_cents", "total_cents", "paid_cents", "credited_cents",
+                          "due_cents", "status", "dunning_day", "last_decline_code")
+    details_template = "admin/billing_invoice.html"
+
+
+class DunningStepView(SecureModelView):
+    """The dunning policy as data: finance edits the steps."""
+
+    allowed_roles = frozenset({"finance"})
+    column_list = ("day", "retry", "mail_template", "call_task", "hold_bookings",
+                   "close_uncollectible", "active")
+    column_default_sort = ("day", False)
+    form_columns = column_list
+    form_choices = {"mail_template": [("", "—"), ("payment_failed", "payment_failed"),
+                                      ("reminder", "reminder"), ("final_notice", "final_notice"),
+                                      ("account_held", "account_held")]}
+    column_labels = {"day": _l("Days after due date"), "retry": _l("Retry the card"),
+                     "call_task": _l("Call task for ops"), "hold_bookings": _l("Hold bookings"),
+                     "close_uncollectible": _l("Mark uncollectible")}
+
+    def on_model_change(self, form, model: DunningStep, is_created: bool) -> None:
+        if model.day is None or model.day < 0:
+            raise ValueError("day: must be 0 or more days after the due date")
+        model.mail_template = model.mail_template or None
+
+
+class PaymentView(SecureModelView):
+    allowed_roles = frozenset({"finance"})
+    _can_create = _can_edit = _can_delete = False
+    action_disallowed_list = ("delete",)
+    column_list = ("id", "invoice_id", "method", "amount_cents", "reference", "received_on",
+                   "dunning_day")
+    column_filters = ("method", "received_on")
+    column_default_sort = ("id", True)
+    column_formatters = {"amount_cents": _money}
+
+
+def register(admin) -> None:
+    """Mount the billing views and the finance home panel."""
+    from backoffice.admin.home import HOME_PANELS, HomePanel
+
+    admin.add_view(InvoiceView(Invoice, db, name=_l("Invoices"), endpoint="billing_invoice",
+                               category=CATEGORY))
+    admin.add_view(ReportView(name=_l("Finance reports"), endpoint="billing_reports",
+                              category=CATEGORY))
+    admin.add_view(CallListView(name=_l("Outbound call list"), endpoint="billing_calls",
+                                category=CATEGORY))
+    admin.add_view(PaymentView(Payment, db, name=_l("Payments"), endpoint="billing_payment",
+                               category=CATEGORY))
+    admin.add_view(DunningStepView(DunningStep, db, name=_l("Dunning policy"),
+                                   endpoint="billing_dunning_step", category=CATEGORY))
+    if not any(p.name == "billing" for p in HOME_PANELS):
+        HOME_PANELS.append(HomePanel("billing", roles=("finance",), figures=home_figures,
+                                     template="admin/billing_home.html"))
+
+
+def stripe_webhook():
+    """Receive a Stripe event: verify, store raw, process once; 400 on a bad signature."""
+    payload = request.get_data(cache=False)
+    try:
+        event = construct_event(payload, request.headers.get("Stripe-Signature"),
+                                current_app.config["STRIPE_WEBHOOK_SECRET"])
+    except ValueError:
+        log.warning("stripe webhook with a bad signature from %s", request.remote_addr)
+        abort(400)
+    session = db.session
+    row = webhooks.store(session, payload=payload, event=event)
+    if row.processed_at is not None:
+        return {"status": "duplicate"}, 200
+    session.commit()  # the raw event is kept even if processing fails
+    try:
+        result = webhooks.process(session, row)
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("stripe event %s failed; it is stored for a retry", event.get("id"))
+        return {"status": "stored", "error": True}, 500
+    return {"status": "processed", "result": result}, 200
+
+
+def register_routes(app, csrf) -> None:
+    """Mount POST /stripe/webhook; its signature replaces CSRF."""
+    view = app.add_url_rule("/stripe/webhook", "stripe_webhook", stripe_webhook,
+                            methods=["POST"])
+    csrf.exempt(app.view_functions["stripe_webhook"])
+    return view

@@ -1,0 +1,203 @@
+"""Coverage: the 14-day board, plan runs to review and publish, what-if, manual bookings."""
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+
+from assignment import service
+from assignment.models import PlanRun
+from assignment.problem import parse_plan
+from backoffice.admin.base import SecureView
+from backoffice.admin.coverage_board import board_figures, chart
+from backoffice.db import db
+from backoffice.geo import ZONES
+from backoffice.models import Professional, ProfessionalStatus, ServiceRequest
+from backoffice.services.professionals import shifts_on
+
+RULES = {
+    "skill": _l("nobody has the skill"),
+    "excluded_client": _l("does not work for this client"),
+    "required_professional": _l("another professional is required"),
+    "no_shift": _l("no shift holds it"),
+    "weekly_hours": _l("weekly hours used up"),
+    "busy": _l("busy"),
+}
+
+
+def _when(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _day(value: str | None, default: date | None = None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+class CoverageView(SecureView):
+    allowed_roles = frozenset({"ops_agent"})
+
+    def _today(self) -> date:
+        return date.today()
+
+    def _write_or_403(self) -> None:
+        if not self.can_write():
+            abort(403)
+
+    @expose("/")
+    def index(self):
+        today = self._today()
+        figures = board_figures(db.session, today=today)
+        runs = db.session.scalars(sa.select(PlanRun).order_by(PlanRun.id.desc()).limit(8)).all()
+        return self.render("admin/coverage_board.html", f=figures, today=today, runs=runs,
+                           rules=RULES, chart=chart(db.session, today=today))
+
+    @expose("/run", methods=("POST",))
+    def run(self):
+        self._write_or_403()
+        days = min(max(request.form.get("days", 14, type=int), 1), 28)
+        limit = float(current_app.config.get("COVERAGE_RUN_TIME_LIMIT_S", 10.0))
+        run = service.run_plan(db.session, start=self._today(), days=days, now=datetime.now(),
+                               time_limit_s=limit, config=current_app.config)
+        db.session.commit()
+        flash(gettext("Plan #%(id)d computed in %(s).1f s. Review it, then publish or discard.",
+                      id=run.id, s=run.wall_s), "success")
+        return redirect(url_for(".run_page", run_id=run.id))
+
+    @expose("/run/<int:run_id>")
+    def run_page(self, run_id: int):
+        run = db.session.get(PlanRun, run_id) or abort(404)
+        diff = service.compare(db.session, plan=parse_plan(run.plan))
+        reasons = {u["request"]: u for u in run.plan["unassigned"]}
+        return self.render("admin/coverage_run.html", run=run, diff=diff, reasons=reasons,
+                           rules=RULES, humanise=service.humanise)
+
+    @expose("/run/<int:run_id>/publish", methods=("POST",))
+    def publish(self, run_id: int):
+        self._write_or_403()
+        run = db.session.get(PlanRun, run_id) or abort(404)
+        try:
+            diff = service.publish(db.session, run=run, now=datetime.now())
+            db.session.commit()
+        except ValueError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".run_page", run_id=run_id))
+        c = diff.counts()
+        flash(gettext("Plan #%(id)d published: %(new)d newly covered, %(moved)d moved, "
+                      "%(unassigned)d unassigned.", id=run_id, **c), "success")
+        return redirect(url_for(".index"))
+
+    @expose("/run/<int:run_id>/discard", methods=("POST",))
+    def discard(self, run_id: int):
+        self._write_or_403()
+        run = db.session.get(PlanRun, run_id) or abort(404)
+        try:
+            service.discard(db.session, run=run)
+            db.session.commit()
+            flash(gettext("Plan #%(id)d discarded; no booking changed.", id=run_id), "info")
+        except ValueError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        return redirect(url_for(".index"))
+
+    @expose("/what-if")
+    def what_if(self):
+        today = self._today()
+        pros = db.session.execute(
+            sa.select(Professional.id, Professional.name)
+            .where(Professional.status == ProfessionalStatus.APPROVED).order_by(Professional.name)
+        ).all()
+        args = request.args
+        result, pro_id = None, args.get("professional", type=int)
+        zone, pct = args.get("zone") or None, args.get("spike", 0, type=int)
+        if pro_id or (zone and pct > 0):
+            # built in memory from the rows and solved there: nothing is flushed or written
+            result = service.what_if(
+                db.session, start=today, now=datetime.now(), absent_professional=pro_id,
+                absent_from=_day(args.get("from"), today),
+                absent_to=_day(args.get("to"), _day(args.get("from"), today)),
+                spike_zone=zone if zone in ZONES else None, spike_pct=min(max(pct, 0), 300),
+                time_limit_s=float(current_app.config.get("WHAT_IF_TIME_LIMIT_S", 5.0)),
+            )
+        return self.render("admin/coverage_whatif.html", pros=pros, zones=sorted(ZONES),
+                           args=args, result=result, today=today)
+
+    @expose("/request/<int:request_id>")
+    def booking(self, request_id: int):
+        row = db.session.get(ServiceRequest, request_id) or abort(404)
+        pros = db.session.scalars(
+            sa.select(Professional).where(Professional.status == ProfessionalStatus.APPROVED,
+                                          Professional.skills.contains(row.skill))
+            .options(selectinload(Professional.shifts), selectinload(Professional.time_off))
+            .order_by(Professional.name)).all()
+        current = db.session.get(Professional, row.professional_id) if row.professional_id else None
+        hours = {p.id: ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in
+                                 shifts_on(p, row.service_date)) for p in pros}
+        start = row.start_at or datetime.combine(row.service_date, row.window_start)
+        return self.render("admin/coverage_request.html", row=row, pros=pros, hours=hours,
+                           current=current, start=start)
+
+    @expose("/request/<int:request_id>/<op>", methods=("POST",))
+    def booking_change(self, request_id: int, op: str):
+        self._write_or_403()
+        row = db.session.get(ServiceRequest, request_id) or abort(404)
+        form = request.form
+        try:
+            if op == "pin":
+                pro = db.session.get(Professional, form.get("professional", type=int) or 0)
+                start_at = _when(form.get("start_at"))
+                if pro is None or start_at is None:
+                    raise ValueError(gettext("professional: choose a professional and a start."))
+                service.pin(db.session, request=row, professional=pro, start_at=start_at)
+                message = gettext("Pinned: %(pro)s at %(t)s. Plans will keep it.",
+                                  pro=pro.name, t=start_at.strftime("%d/%m %H:%M"))
+            elif op == "keep":
+                service.keep(db.session, request=row)
+                message = gettext("Pinned: plans will keep this booking.")
+            elif op == "unassign":
+                service.unassign(db.session, request=row)
+                message = gettext("Unassigned: the service is back among those to cover.")
+            elif op == "swap":
+                other = db.session.get(ServiceRequest, form.get("other", type=int) or 0)
+                if other is None:
+                    raise ValueError(gettext("request: no service with that number."))
+                service.swap(db.session, first=row, second=other)
+                message = gettext("Swapped with #%(id)d; both bookings are pinned.", id=other.id)
+            else:
+                abort(404)
+            db.session.commit()
+            flash(message, "success")
+        except ValueError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        except sa.exc.IntegrityError as exc:  # another agent committed the slot a moment ago
+            flash(service.double_booking_message(db.session, exc) or str(exc.orig), "error")
+            db.session.rollback()
+        return redirect(url_for(".booking", request_id=request_id))
+
+
+def home_figures(session, *, today: date) -> dict:
+    """Return the coverage of the next 14 days for the home page."""
+    cells = service.coverage_cells(session, start=today)
+    n, c = sum(x.requests for x in cells), sum(x.covered for x in cells)
+    return {"pct": 100.0 * c / n if n else 100.0, "uncovered": n - c}
+
+
+def register(admin) -> None:
+    """Mount the coverage board and its home-page figures."""
+    from backoffice.admin.home import HOME_PANELS, HomePanel
+
+    admin.add_view(CoverageView(name=_l("Coverage"), endpoint="coverage", url="/admin/coverage"))
+    if not any(p.name == "coverage" for p in HOME_PANELS):
+        HOME_PANELS.append(HomePanel("coverage", roles=("ops_agent",), figures=home_figures,
+                                     template="admin/coverage_home.html"))

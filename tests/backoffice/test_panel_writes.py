@@ -1,0 +1,200 @@
+"""Writes through the panel: CSRF, audit rows, conflicts, bad input, CSV export."""
+
+import csv
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from backoffice.models import AuditEvent, Client, ServiceRequest
+from tests.conftest import PASSWORD, csrf_from
+
+
+def client_form(token, **overrides):
+    data = {"csrf_token": token, "name": "Marta Soler", "email": "marta@example.com",
+            "phone": "+34 612 345 678", "address": "Carrer de Colón 1, Valencia",
+            "lat": "39.4699", "lon": "-0.3763", "language": "es", "notes": "",
+            "status": "active", "stripe_customer_id": ""}
+    data.update(overrides)
+    return data
+
+
+def new_client_token(client):
+    return csrf_from(client.get("/admin/client/new/").get_data(as_text=True))
+
+
+def count(session, model):
+    return session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_post_without_csrf_changes_nothing(client, session, logged_in):
+    logged_in("ops_agent")
+    before = count(session, Client)
+    resp = client.post("/admin/client/new/", data=client_form(""))
+    assert resp.status_code == 400
+    assert "security token" in resp.get_data(as_text=True)
+    assert count(session, Client) == before
+
+
+def test_create_edit_delete_leave_audit_rows(client, session, logged_in):
+    user = logged_in("ops_agent")
+    resp = client.post("/admin/client/new/", data=client_form(new_client_token(client)))
+    assert resp.status_code == 302
+    created = session.scalar(sa.select(Client).where(Client.email == "marta@example.com"))
+    assert created.zone == "Ciutat Vella"
+
+    page = client.get(f"/admin/client/edit/?id={created.id}").get_data(as_text=True)
+    resp = client.post(f"/admin/client/edit/?id={created.id}",
+                       data=client_form(csrf_from(page), phone="+34 699 000 111",
+                                        loaded_version=str(created.version)))
+    assert resp.status_code == 302
+
+    page = client.get("/admin/client/").get_data(as_text=True)
+    resp = client.post("/admin/client/delete/", data={"id": created.id,
+                                                      "csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
+    events = session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.entity == "client", AuditEvent.entity_id == str(created.id))
+        .order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == ["create", "update", "delete"]
+    assert all(e.actor == user.email and e.actor_id == user.id for e in events)
+    assert events[0].changes["name"] == [None, "Marta Soler"]
+    assert events[1].changes == {"phone": ["+34 612 345 678", "+34 699 000 111"]}
+    assert events[2].changes["email"] == ["marta@example.com", None]
+
+
+def test_bulk_action_audits_each_record(client, session, logged_in, factories):
+    logged_in("ops_agent")
+    a, b = factories.client(), factories.client()
+    page = client.get("/admin/client/").get_data(as_text=True)
+    resp = client.post("/admin/client/action/", data={
+        "csrf_token": csrf_from(page), "action": "block", "rowid": [a.id, b.id]})
+    assert resp.status_code == 302
+    session.expire_all()
+    assert {session.get(Client, a.id).status, session.get(Client, b.id).status} == {"blocked"}
+    actions = session.execute(sa.select(AuditEvent.action, AuditEvent.entity_id).where(
+        AuditEvent.entity == "client", AuditEvent.action.in_(["update", "bulk_block"]))).all()
+    assert ("update", str(a.id)) in actions and ("update", str(b.id)) in actions
+    assert any(act == "bulk_block" for act, _ in actions)
+
+
+def test_audit_trail_is_append_only(session, factories):
+    factories.client()
+    session.flush()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with session.begin_nested():
+            session.execute(sa.text("UPDATE audit_event SET actor = 'someone else'"))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with session.begin_nested():
+            session.execute(sa.text("DELETE FROM audit_event"))
+
+
+def test_admin_cannot_edit_or_delete_audit_rows(client, session, logged_in, factories):
+    logged_in("admin")
+    factories.client()
+    event_id = session.scalar(sa.select(sa.func.max(AuditEvent.id)))
+    resp = client.get(f"/admin/audit_event/edit/?id={event_id}")
+    assert resp.status_code == 302  # Flask-Admin sends a refused edit back to the list
+    page = client.get("/admin/audit_event/").get_data(as_text=True)
+    client.post("/admin/audit_event/delete/", data={"id": event_id,
+                                                    "csrf_token": csrf_from(page)})
+    assert session.get(AuditEvent, event_id) is not None
+
+
+def test_record_page_shows_audit_history(client, logged_in, factories):
+    logged_in("ops_agent")
+    c = factories.client(name="Historia Cliente")
+    page = client.get(f"/admin/client/details/?id={c.id}").get_data(as_text=True)
+    assert "History" in page and "Historia Cliente" in page and ">create<" in page
+
+
+def test_second_concurrent_edit_gets_a_conflict(app, session, make_user, factories):
+    c = factories.client(phone="+34 600 000 001")
+    agents = []
+    for _ in range(2):
+        user, web = make_user("ops_agent"), app.test_client()
+        token = csrf_from(web.get("/login").get_data(as_text=True))
+        web.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+        page = web.get(f"/admin/client/edit/?id={c.id}").get_data(as_text=True)
+        agents.append((web, csrf_from(page)))
+    (first, t1), (second, t2) = agents
+    loaded = str(c.version)
+    resp = first.post(f"/admin/client/edit/?id={c.id}",
+                      data=client_form(t1, name=c.name, phone="+34 600 000 002",
+                                       loaded_version=loaded))
+    assert resp.status_code == 302
+    resp = second.post(f"/admin/client/edit/?id={c.id}",
+                       data=client_form(t2, name=c.name, phone="+34 600 000 003",
+                                        loaded_version=loaded), follow_redirects=True)
+    assert "changed by" in resp.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Client, c.id).phone == "+34 600 000 002"
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("email", "not-an-email", "Not a valid email address."),
+    ("phone", "call me maybe", "Not a valid phone number"),
+    ("lat", "91", "Latitude must be between -90 and 90."),
+    ("lon", "-181", "Longitude must be between -180 and 180."),
+])
+def test_bad_client_input_names_the_field_and_writes_nothing(
+        client, session, logged_in, field, value, message):
+    logged_in("ops_agent")
+    before = count(session, Client)
+    resp = client.post("/admin/client/new/",
+                       data=client_form(new_client_token(client), **{field: value}))
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert message in html
+    assert f'id="{field}"' in html
+    assert count(session, Client) == before
+
+
+def request_form(token, client_id, **overrides):
+    data = {"csrf_token": token, "client": str(client_id), "skill": "cleaning",
+            "service_date": "2026-12-07", "window_start": "09:00", "window_end": "11:00",
+            "duration_min": "120", "priority": "1", "recurrence": "one_off", "status": "new",
+            "price_cents": "3000"}
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("duration_min", "-30", "Duration must be between 1 and 1440 minutes."),
+    ("window_end", "08:00", "The window cannot end before it starts."),
+    ("skill", "plumbing", "Not a valid choice"),
+])
+def test_bad_request_input_names_the_field_and_writes_nothing(
+        client, session, logged_in, factories, field, value, message):
+    logged_in("ops_agent")
+    c = factories.client()
+    before = count(session, ServiceRequest)
+    token = csrf_from(client.get("/admin/service_request/new/").get_data(as_text=True))
+    resp = client.post("/admin/service_request/new/",
+                       data=request_form(token, c.id, **{field: value}))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and message in html
+    assert count(session, ServiceRequest) == before
+
+
+def test_valid_request_is_created_with_the_clients_address(client, session, logged_in, factories):
+    logged_in("ops_agent")
+    c = factories.client(address="Carrer Major 3", lat=39.48, lon=-0.36)
+    token = csrf_from(client.get("/admin/service_request/new/").get_data(as_text=True))
+    resp = client.post("/admin/service_request/new/", data=request_form(token, c.id))
+    assert resp.status_code == 302
+    r = session.scalar(sa.select(ServiceRequest).where(ServiceRequest.client_id == c.id))
+    assert (r.address, r.lat, r.lon, r.duration_min) == ("Carrer Major 3", 39.48, -0.36, 120)
+
+
+def test_csv_export_neutralises_formulas(client, logged_in, factories):
+    logged_in("ops_agent")
+    factories.client(name='=HYPERLINK("http://evil.example","click")', phone="+34 600 1")
+    factories.client(name="@SUM(A1:A2)")
+    resp = client.get("/admin/client/export/csv/")
+    assert resp.status_code == 200
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+    names = [r[1] for r in rows[1:]]
+    assert "'=HYPERLINK(\"http://evil.example\",\"click\")" in names
+    assert "'@SUM(A1:A2)" in names
+    assert not any(n.startswith(("=", "@", "+", "-")) for n in names)

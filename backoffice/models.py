@@ -248,12 +248,12 @@ class ServiceRequest(Timestamped, Base):
     cancellation_reason: Mapped[str | None] = mapped_column(sa.String(200))
     version: Mapped[int] = mapped_column(default=1)
 
-    client: Mapped[Client] = relationship(lazy="raise_on_sql")
+    client: Mapped[Client] = relationship()
     professional: Mapped[Professional | None] = relationship(
-        foreign_keys=[professional_id], lazy="raise_on_sql"
+        foreign_keys=[professional_id]
     )
     preferred_professional: Mapped[Professional | None] = relationship(
-        foreign_keys=[preferred_professional_id], lazy="raise_on_sql"
+        foreign_keys=[preferred_professional_id]
     )
 
     __mapper_args__ = {"version_id_col": version}

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from backoffice import audit, migrate
 from backoffice.db import db, make_engine, normalise_url
+from tests.browser_support import browser, live_server, page  # noqa: F401  (fixtures)
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 PASSWORD = "correct-horse-battery"

@@ -69,6 +69,7 @@ class SecureModelView(RoleAccess, ModelView):
     export_max_rows = 0  # all rows: the export streams
     details_template = "admin/details_with_history.html"
     column_display_pk = True
+    named_filter_urls = True
     # Flask-Admin shows these from the model; the audit trail and the version are not for editing.
     form_excluded_columns = ("created_at", "updated_at", "version")
 
@@ -211,7 +212,11 @@ class SecureModelView(RoleAccess, ModelView):
         for (row,) in db.session.execute(stmt):
             yield row
 
-    # --- details page: the audit history of the record
+    # --- details page: the audit history of the record, and links to related work
+    def record_links(self, model) -> list[tuple[str, str]]:
+        """Return (label, url) buttons shown on a record's page."""
+        return []
+
     def audit_history(self, model) -> list:
         return audit.history(db.session, model.__tablename__, model.id)
 

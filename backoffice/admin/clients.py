@@ -1,6 +1,6 @@
 """Clients: the people who book services."""
 
-from flask import flash
+from flask import flash, g, url_for
 from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -40,6 +40,14 @@ class ClientView(SecureModelView):
         "lon": {"validators": lon_range()},
     }
     form_widget_args = {"stripe_customer_id": {"readonly": True}}
+
+    def record_links(self, model: Client):
+        links = [(gettext("Service requests"),
+                  url_for("service_request.index_view", flt0_client_id_equals=model.id))]
+        if g.user.has_role("ops_agent", "admin"):
+            links.insert(0, (gettext("New service request"),
+                             url_for("service_request.create_view", client_id=model.id)))
+        return links
 
     def on_model_change(self, form, model: Client, is_created: bool) -> None:
         model.zone = zone_for(model.lat, model.lon)

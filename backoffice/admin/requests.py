@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from flask import flash
+from flask import flash, request
 from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -15,7 +15,7 @@ from backoffice.admin.base import SecureModelView
 from backoffice.admin.validators import lat_range, lon_range, not_before
 from backoffice.db import db
 from backoffice.geo import zone_for
-from backoffice.models import SKILLS, RequestStatus, ServiceRequest
+from backoffice.models import SKILLS, Client, RequestStatus, ServiceRequest
 from backoffice.services import requests as request_service
 
 
@@ -64,6 +64,13 @@ class ServiceRequestView(SecureModelView):
         "lat": {"validators": lat_range()},
         "lon": {"validators": lon_range()},
     }
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        client_id = request.args.get("client_id", type=int)
+        if client_id and not form.client.data:
+            form.client.data = db.session.get(Client, client_id)
+        return form
 
     def get_one(self, id):
         return (

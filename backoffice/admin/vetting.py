@@ -21,7 +21,17 @@ def _download_link(view, context, model: Document, name) -> Markup:
     return Markup(f'<a href="{escape(url)}">{escape(model.original_name or "file")}</a>')
 
 
-class VettingDocumentView(SecureModelView):
+class _ExportFix:
+    """The base export adds selectinload on top of Flask-Admin's joinedload of the same relation,
+    which SQLAlchemy refuses; the list query already loads the professional."""
+
+    def export_rows(self, query):
+        stmt = query.statement.execution_options(yield_per=1000, stream_results=True)
+        for (row,) in db.session.execute(stmt):
+            yield row
+
+
+class VettingDocumentView(_ExportFix, SecureModelView):
     """Every document on file, to find what expires and what waits for review."""
 
     allowed_roles = frozenset({"vetting"})
@@ -40,7 +50,7 @@ class VettingDocumentView(SecureModelView):
     column_choices = {"doc_type": list(DOC_TYPES.items())}
 
 
-class IncidentView(SecureModelView):
+class IncidentView(_ExportFix, SecureModelView):
     """Complaints and no-shows; over the monthly threshold they open a re-review."""
 
     allowed_roles = frozenset({"vetting", "ops_agent"})

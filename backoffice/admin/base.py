@@ -109,7 +109,8 @@ class SecureModelView(RoleAccess, ModelView):
         # Labels Flask-Admin derives from column names go through the catalogue too.
         for name in dir(form_class):
             unbound = getattr(form_class, name, None)
-            if isinstance(unbound, UnboundField) and not unbound.kwargs.get("label"):
+            if (isinstance(unbound, UnboundField) and not unbound.args
+                    and not unbound.kwargs.get("label")):
                 unbound.kwargs["label"] = lazy_gettext(prettify_name(name))
         if self._versioned():
             form_class.loaded_version = HiddenField()
@@ -167,9 +168,12 @@ class SecureModelView(RoleAccess, ModelView):
     def load_rows(self, ids: list[int]) -> list:
         """Load the rows of one page, with what the list shows of their relations."""
         query = self.get_query().filter(self.model.id.in_(ids))
-        for j in self._auto_joins:
-            query = query.options(sa.orm.joinedload(j))
+        for j in self._relations():
+            query = query.options(sa.orm.selectinload(j))
         return query.all()
+
+    def _relations(self) -> list:
+        return [getattr(self.model, j) if isinstance(j, str) else j for j in self._auto_joins]
 
     def get_count_query(self):
         return _CappedCount(self)
@@ -206,8 +210,8 @@ class SecureModelView(RoleAccess, ModelView):
 
     def export_rows(self, query):
         """Yield ORM rows in batches so memory stays flat whatever the row count."""
-        for j in self._auto_joins:
-            query = query.options(sa.orm.selectinload(j))
+        # Flask-Admin already joined the many-to-one relations the list shows; a 2.0-style
+        # execute streams them without the legacy Query's uniquing.
         stmt = query.statement.execution_options(yield_per=1000, stream_results=True)
         for (row,) in db.session.execute(stmt):
             yield row

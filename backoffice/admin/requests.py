@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import FloatField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from assignment.service import double_booking_message
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
 from backoffice.admin.validators import lat_range, lon_range, not_before
@@ -27,6 +28,7 @@ class ServiceRequestView(SecureModelView):
                      "service_date": _l("Date"), "window_start": _l("From"),
                      "duration_min": _l("Minutes"), "start_at": _l("Start")}
     column_searchable_list = ("client.name",)
+    column_select_related_list = (ServiceRequest.client, ServiceRequest.professional)
     column_filters = ("status", "skill", "service_date", "zone", "recurrence", "priority",
                       "professional_id", "client_id", "series_id")
     column_sortable_list = ("id", "service_date", "status", "skill", "zone", "start_at",
@@ -71,6 +73,12 @@ class ServiceRequestView(SecureModelView):
         if client_id and not form.client.data:
             form.client.data = db.session.get(Client, client_id)
         return form
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        if message := double_booking_message(db.session, exc):
+            flash(message, "error")
+            return True
+        return super().handle_view_exception(exc)
 
     def get_one(self, id):
         return (

@@ -1,0 +1,78 @@
+"""Plan runs (what the engine proposed, who published it) and daily coverage snapshots."""
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backoffice.db import Base, utcnow
+
+
+class RunStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    DISCARDED = "discarded"
+
+
+class RunKind(enum.StrEnum):
+    MANUAL = "manual"  # an agent asked for a plan
+    REPAIR = "repair"  # a professional became unavailable
+    NIGHTLY = "nightly"
+    DEMO = "demo"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> sa.Enum:
+    return sa.Enum(cls, name=name, native_enum=False, create_constraint=True, length=20,
+                   values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+class PlanRun(Base):
+    """One solve of the horizon: its score, the plan, and the booking state it started from."""
+
+    __tablename__ = "plan_run"
+    __table_args__ = (sa.Index("ix_plan_run_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_by: Mapped[str] = mapped_column(sa.String(120))  # email, or "system:<job>"
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    kind: Mapped[RunKind] = mapped_column(_enum(RunKind, "plan_run_kind"), default=RunKind.MANUAL)
+    horizon_start: Mapped[date]
+    horizon_days: Mapped[int]
+    status: Mapped[RunStatus] = mapped_column(
+        _enum(RunStatus, "plan_run_status"), default=RunStatus.DRAFT
+    )
+    wall_s: Mapped[float]
+    time_limit_s: Mapped[float]
+    score: Mapped[dict] = mapped_column(sa.JSON)
+    plan: Mapped[dict] = mapped_column(sa.JSON)  # the engine's plan, exchange format version 1
+    # {"R<id>": ["P<id>", "YYYY-MM-DDTHH:MM"] or null}: bookings when the problem was built,
+    # so that publishing refuses a draft whose services were changed since.
+    base: Mapped[dict] = mapped_column(sa.JSON)
+    diff_counts: Mapped[dict | None] = mapped_column(sa.JSON)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(sa.String(120))
+
+    def __str__(self) -> str:
+        return f"Plan run #{self.id}"
+
+
+class CoverageSnapshot(Base):
+    """Coverage of one service day, zone and skill, as seen on the day it was taken."""
+
+    __tablename__ = "coverage_snapshot"
+    __table_args__ = (
+        sa.UniqueConstraint("taken_on", "day", "zone", "skill", name="uq_coverage_snapshot_key"),
+        sa.CheckConstraint("covered <= requests", name="covered_le_requests"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    taken_on: Mapped[date] = mapped_column(index=True)
+    day: Mapped[date]
+    zone: Mapped[str] = mapped_column(sa.String(40))  # "" when the request has no zone
+    skill: Mapped[str] = mapped_column(sa.String(20))
+    requests: Mapped[int]
+    covered: Mapped[int]
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("plan_run.id", ondelete="SET NULL"))

@@ -1,0 +1,1 @@
+"""Professional vetting: applications, documents, checks, interviews, decisions, compliance."""

@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, g, render_template, request
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
-from flask_babel import Babel, refresh
+from flask_babel import Babel, format_date, refresh
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -48,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = lambda: select_locale()
+    app.jinja_env.globals["format_date"] = format_date
 
     app.register_blueprint(auth.bp)
     app.before_request(_load_user)

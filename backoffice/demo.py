@@ -5,7 +5,7 @@ import os
 import random
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from backoffice import audit, migrate
@@ -51,8 +51,9 @@ def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
     if fresh:
         with app.app_context(), audit.acting_as(audit.Actor(None, "demo")):
             echo("Seeding Valencia: 400 clients, 60 professionals, two weeks of requests...")
-            made = seed(db.session, clients=400, professionals=60, requests=2400, days=14,
-                        today=today)
+            # Three days of history, then the two weeks the coverage board looks at.
+            made = seed(db.session, clients=400, professionals=60, requests=1900, days=17,
+                        start=today - timedelta(days=3), today=today)
             rng = random.Random(11)
             from backoffice.models import Professional
 

@@ -1,12 +1,15 @@
 """What every panel view inherits: access by role, CSRF forms, audit history, conflicts, fast lists."""
 
 import csv
+import datetime
+import enum
 import io
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.model import typefmt
 from flask_admin.model.helpers import prettify_name
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
@@ -59,8 +62,33 @@ class SecureView(RoleAccess, BaseView):
     """A custom panel page (not a model list) with role-based access."""
 
 
+def _enum_label(view, value, name=None):
+    return gettext(value.value)
+
+
+def _time_label(view, value, name=None):
+    return value.strftime("%H:%M")
+
+
+def _datetime_label(view, value, name=None):
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+TYPE_FORMATTERS = {
+    **typefmt.BASE_FORMATTERS,
+    enum.Enum: _enum_label,
+    datetime.datetime: _datetime_label,
+    datetime.time: _time_label,
+}
+EXPORT_TYPE_FORMATTERS = {**typefmt.EXPORT_FORMATTERS, enum.Enum: lambda v, value, n=None:
+                          value.value}
+
+
 class SecureModelView(RoleAccess, ModelView):
     form_base_class = SecureForm
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = TYPE_FORMATTERS
+    column_type_formatters_export = EXPORT_TYPE_FORMATTERS
     page_size = 20
     can_set_page_size = True
     page_size_options = (20, 50, 100)

@@ -36,6 +36,7 @@ class ProfessionalView(SecureModelView):
     allowed_roles = frozenset({"ops_agent", "vetting"})
     column_list = ("id", "name", "phone", "zone", "skills", "status", "max_minutes_per_week",
                    "rating")
+    column_formatters = {"skills": lambda v, c, m, n: ", ".join(gettext(s) for s in m.skill_list)}
     column_searchable_list = ("name", "email", "phone")
     column_filters = (
         "status",

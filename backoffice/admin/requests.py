@@ -27,6 +27,7 @@ class ServiceRequestView(SecureModelView):
     column_labels = {"client.name": _l("Client"), "professional.name": _l("Professional"),
                      "service_date": _l("Date"), "window_start": _l("From"),
                      "duration_min": _l("Minutes"), "start_at": _l("Start")}
+    column_formatters = {"skill": lambda v, c, m, n: gettext(m.skill)}
     column_searchable_list = ("client.name",)
     column_select_related_list = (ServiceRequest.client, ServiceRequest.professional)
     column_filters = ("status", "skill", "service_date", "zone", "recurrence", "priority",

@@ -58,7 +58,9 @@ def create_user(
     """Create a staff user with the given roles."""
     unknown = set(roles) - set(ROLES)
     if unknown:
-        raise ValueError(f"roles: unknown role {sorted(unknown)[0]!r}; choose from {', '.join(ROLES)}")
+        raise ValueError(
+            f"roles: unknown role {sorted(unknown)[0]!r}; choose from {', '.join(ROLES)}"
+        )
     if len(password) < 10:
         raise ValueError("password: must be at least 10 characters")
     user = StaffUser(

@@ -100,7 +100,9 @@ def users_create(email, name, roles, password, locale) -> None:
             raise click.UsageError(str(exc)) from exc
         except Exception as exc:  # the unique email constraint
             db.session.rollback()
-            raise click.ClickException(f"email: could not create {email}: {exc.__class__.__name__}")
+            raise click.ClickException(
+                f"email: could not create {email}: {exc.__class__.__name__}"
+            ) from exc
         click.echo(f"Created {user.email} with roles {user.roles}.")
 
 

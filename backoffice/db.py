@@ -30,7 +30,9 @@ def utcnow() -> datetime:
 
 def is_postgres(session_or_engine) -> bool:
     """Tell whether the session or engine talks to PostgreSQL."""
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    bind = session_or_engine
+    if isinstance(session_or_engine, Session):
+        bind = session_or_engine.get_bind()
     return bind.dialect.name == "postgresql"
 
 

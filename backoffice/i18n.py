@@ -25,7 +25,7 @@ def read_pairs(locale: str) -> dict[str, str]:
 
 
 def compiled_translations(instance: Path) -> str:
-    """Compile the catalogues when a source file is newer; return the directory Flask-Babel reads."""
+    """Compile the catalogues when a source is newer; return the directory Flask-Babel reads."""
     target = instance / "translations"
     for locale in LOCALES:
         sources = list(SOURCE.glob(f"*.{locale}.txt"))

@@ -305,7 +305,7 @@ class AuditEvent(Base):
 
 
 class OutboxMessage(Base):
-    """A mail waiting for, or done with, SMTP delivery; written in the same transaction as its cause."""
+    """A mail waiting for, or done with, SMTP delivery; written in its cause's transaction."""
 
     __tablename__ = "outbox_message"
     __table_args__ = (sa.UniqueConstraint("dedup_key", name="uq_outbox_message_dedup_key"),)

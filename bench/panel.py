@@ -179,7 +179,7 @@ def main() -> None:
     scenarios = {
         "first page": "?",
         "page 2,000": "?page=1999",
-        "status + week": f"?flt0_status_equals=CONFIRMED&flt1_service_date_between={week}",
+        "status + week": f"?flt0_status_equal=CONFIRMED&flt1_service_date_between={week}",
         "search client name": f"?search={surname}",
     }
     print(f"\n{'scenario':28s} {'ours p50':>9s} {'ours p95':>9s} {'stock p50':>10s} "
@@ -196,7 +196,7 @@ def main() -> None:
           f"{stock[1]:9.1f}ms {stock[1] / ours[1]:9.1f}x")
     if args.skip_export:
         return
-    flt = "?flt0_status_equals=DONE"
+    flt = "?flt0_status_equal=DONE"
     s_secs, s_rows, s_mb = export(client, f"/admin/stock_request/export/csv/{flt}")
     stock_line = ("failed mid-stream" if s_rows < 0 else
                   f"{s_rows} rows in {s_secs:.1f} s, peak +{s_mb:.0f} MB")

@@ -29,6 +29,8 @@ def _reset_postgres(url: str) -> None:
 def database_url(tmp_path_factory) -> str:
     """Migrate a fresh database once per run: DATABASE_URL's PostgreSQL, or a SQLite file."""
     url = os.environ.get("DATABASE_URL")
+    if os.environ.get("POSTGRES_TESTS_REQUIRED") and not (url or "").startswith("postgresql"):
+        pytest.fail("POSTGRES_TESTS_REQUIRED is set but DATABASE_URL is not PostgreSQL")
     if url:
         url = normalise_url(url)
         if url.startswith("postgresql"):
@@ -117,8 +119,8 @@ def make_user(session):
 @pytest.fixture()
 def login(client):
     def do(user, password: str = PASSWORD):
-        page = client.get("/login")
-        token = csrf_from(page.get_data(as_text=True))
+        form = client.get("/login")
+        token = csrf_from(form.get_data(as_text=True))
         return client.post("/login", data={"email": user.email, "password": password,
                                            "csrf_token": token})
 

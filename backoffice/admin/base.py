@@ -1,4 +1,4 @@
-"""What every panel view inherits: access by role, CSRF forms, audit history, conflicts, fast lists."""
+"""What every panel view inherits: role access, CSRF forms, audit history, conflicts, fast lists."""
 
 import csv
 import datetime
@@ -128,6 +128,17 @@ class SecureModelView(RoleAccess, ModelView):
             if request.method != "POST" and obj is not None:
                 form.loaded_version.data = str(obj.version)
         return form
+
+    def get_filter_arg(self, index, flt):
+        """Name filters in URLs by column and operation, never by translated labels."""
+        column = getattr(flt, "column", None)
+        key = getattr(column, "key", None) or str(index)
+        op = type(flt).__name__.lower().replace("filter", "")
+        for prefix in ("datetime", "date", "time", "enum", "int", "float", "boolean", "choice"):
+            if op.startswith(prefix) and op != prefix:
+                op = op[len(prefix):]
+                break
+        return f"{key}_{op}"
 
     def get_column_name(self, field):
         return gettext(super().get_column_name(field))

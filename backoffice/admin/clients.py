@@ -43,7 +43,7 @@ class ClientView(SecureModelView):
 
     def record_links(self, model: Client):
         links = [(gettext("Service requests"),
-                  url_for("service_request.index_view", flt0_client_id_equals=model.id))]
+                  url_for("service_request.index_view", flt0_client_id_equal=model.id))]
         if g.user.has_role("ops_agent", "admin"):
             links.insert(0, (gettext("New service request"),
                              url_for("service_request.create_view", client_id=model.id)))

@@ -99,7 +99,8 @@ class ProfessionalView(SecureModelView):
         flash(gettext("%(n)d professionals updated.", n=len(changed)), "success")
 
     @action("suspend", _l("Suspend"),
-            _l("Suspend the selected professionals? Their services will need another professional."))
+            _l("Suspend the selected professionals? Their services will need another "
+               "professional."))
     def action_suspend(self, ids):
         self._bulk(ids, ProfessionalStatus.SUSPENDED)
 

@@ -23,7 +23,8 @@ def plain(validator):
 def phone(form, field):
     """Accept international or Spanish phone numbers: digits, spaces, dashes, optional +."""
     if field.data and not PHONE_RE.match(field.data.strip()):
-        raise ValidationError(str(_l("Not a valid phone number (digits, spaces and an optional +).")))
+        message = _l("Not a valid phone number (digits, spaces and an optional +).")
+        raise ValidationError(str(message))
 
 
 def email_optional():

@@ -12,13 +12,17 @@ OPEN = (RequestStatus.NEW, RequestStatus.ASSIGNED, RequestStatus.CONFIRMED)
 def confirm(session: Session, *, request: ServiceRequest) -> ServiceRequest:
     """Confirm an assigned service with its professional."""
     if request.status != RequestStatus.ASSIGNED:
-        raise ValueError(f"status: only an assigned service can be confirmed (it is {request.status})")
+        raise ValueError(
+            f"status: only an assigned service can be confirmed (it is {request.status})"
+        )
     request.status = RequestStatus.CONFIRMED
     session.flush()
     return request
 
 
-def cancel(session: Session, *, request: ServiceRequest, reason: str, now: datetime) -> ServiceRequest:
+def cancel(
+    session: Session, *, request: ServiceRequest, reason: str, now: datetime
+) -> ServiceRequest:
     """Cancel a service that has not happened yet, with a reason."""
     if request.status not in OPEN:
         raise ValueError(f"status: a {request.status} service cannot be cancelled")

@@ -1,5 +1,6 @@
 """create_app: wiring only."""
 
+import inspect
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = compiled_translations(Path(app.instance_path))
 
     db.init_app(app)
+    # No async engines here: drop the extension's async teardown, which would need an event
+    # loop of its own (and clashes with one already running, as in Playwright-driven tests).
+    app.teardown_appcontext_funcs[:] = [
+        f for f in app.teardown_appcontext_funcs if not inspect.iscoroutinefunction(f)
+    ]
     with app.app_context():
         configure_engine(db.engine)
     csrf.init_app(app)

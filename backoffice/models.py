@@ -216,6 +216,7 @@ class ServiceRequest(Timestamped, Base):
         sa.Index("ix_service_request_status_date_id", "status", "service_date", "id"),
         sa.Index("ix_service_request_client_date", "client_id", "service_date"),
         sa.Index("ix_service_request_professional_start", "professional_id", "start_at"),
+        sa.Index("ix_service_request_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -182,6 +182,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('service_request', schema=None) as batch_op:
         batch_op.create_index('ix_service_request_client_date', ['client_id', 'service_date'], unique=False)
+        batch_op.create_index('ix_service_request_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_service_request_date_id', ['service_date', 'id'], unique=False)
         batch_op.create_index('ix_service_request_professional_start', ['professional_id', 'start_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_request_series_id'), ['series_id'], unique=False)
@@ -316,6 +317,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_service_request_professional_start')
         batch_op.drop_index('ix_service_request_date_id')
         batch_op.drop_index('ix_service_request_client_date')
+        batch_op.drop_index('ix_service_request_created_at')
 
     op.drop_table('service_request')
     op.drop_table('professional_excluded_client')

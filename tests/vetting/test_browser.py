@@ -10,11 +10,10 @@ from backoffice import audit, migrate
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory, mail_sink):
+def vetting_server(tmp_path_factory, mail_sink):
     """Serve the app on its own SQLite file (the test transaction is invisible to threads)."""
     from backoffice.app import create_app
     from backoffice.auth import create_user
@@ -51,15 +50,13 @@ def _move(page, to):
     page.wait_for_selector(f"#stage[data-stage={to}]")
 
 
-def test_applied_to_approved_by_two_vetting_users(live_server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    app, base = live_server
+def test_applied_to_approved_by_two_vetting_users(vetting_server, browser, tmp_path):
+    app, base = vetting_server
     pdf = tmp_path / "scan.pdf"
     pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(locale="en-GB")
+    context = browser.new_context(locale="en-GB")
+    try:
+        page = context.new_page()
         _login(page, base, "vet1@live.test")
         page.goto(f"{base}/admin/vetting/new")
         page.fill("#name", "Rosa Ferrer")
@@ -115,7 +112,8 @@ def test_applied_to_approved_by_two_vetting_users(live_server, tmp_path):
         timeline = page.inner_text("#timeline")
         for stage in ("applied", "documents", "checks", "interview", "decision", "approved"):
             assert stage in timeline
-        browser.close()
+    finally:
+        context.close()
 
     from backoffice.db import db
     from vetting.models import Application

@@ -96,6 +96,7 @@ class SecureModelView(RoleAccess, ModelView):
     can_export = True
     export_max_rows = 0  # all rows: the export streams
     details_template = "admin/details_with_history.html"
+    list_template = "admin/fast_list.html"
     column_display_pk = True
     named_filter_urls = True
     # Flask-Admin shows these from the model; the audit trail and the version are not for editing.

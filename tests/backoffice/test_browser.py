@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from backoffice.auth import create_user
 from tests.browser_support import log_in
@@ -30,6 +31,7 @@ def test_ops_agent_creates_client_and_request(live_server, page):
 
     page.fill("input[name=search]", "Vicenta")
     page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*search=Vicenta.*"))
     page.click("a[title='View Record']")
     page.click("text=New service request")
     page.select_option("#skill", "ironing", force=True)  # select2 hides the native select
@@ -45,8 +47,9 @@ def test_ops_agent_creates_client_and_request(live_server, page):
     page.goto(f"{live_server.url}/admin/service_request/")
     page.fill("input[name=search]", "Vicenta Ferrer")
     page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*search=Vicenta.*"))
     rows = page.locator("table.model-list tbody tr")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)
     assert "ironing" in rows.first.inner_text()
     rows.first.locator("a[title='View Record']").click()
     history = page.locator("table.audit-history")

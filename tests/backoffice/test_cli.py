@@ -1,0 +1,41 @@
+"""The backoffice command: db upgrade, users create, seed."""
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from backoffice.cli import main
+from backoffice.db import make_engine
+
+
+def test_upgrade_users_and_seed_on_a_fresh_database(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("BACKOFFICE_INSTANCE", str(tmp_path / "instance"))
+    runner = CliRunner()
+
+    result = runner.invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "latest revision" in result.output
+
+    result = runner.invoke(main, ["users", "create", "--email", "Ana@Example.com", "--name", "Ana",
+                                  "--role", "admin", "--role", "finance"],
+                           input="long-enough-pass\nlong-enough-pass\n")
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["users", "create", "--email", "bob@example.com", "--name", "Bob",
+                                  "--role", "admin", "--password", "short"])
+    assert result.exit_code == 2 and "password: must be at least 10 characters" in result.output
+
+    result = runner.invoke(main, ["seed", "--clients", "30", "--professionals", "5",
+                                  "--requests", "120", "--days", "4"])
+    assert result.exit_code == 0, result.output
+    assert "Seeded 30 clients, 5 professionals and 120 service requests" in result.output
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT roles FROM staff_user WHERE email = 'ana@example.com'")
+                           ) == "finance,admin"
+        assert conn.scalar(sa.text("SELECT count(*) FROM service_request")) == 120
+        assert conn.scalar(sa.text(
+            "SELECT count(*) FROM service_request WHERE client_id NOT IN (SELECT id FROM client)"
+        )) == 0
+    engine.dispose()

@@ -1,10 +1,12 @@
 """Fixtures every test package uses: the database (SQLite or DATABASE_URL), the app, users, mail."""
 
+import contextlib
 import os
 import re
 import tempfile
 from datetime import date, time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
@@ -76,10 +78,30 @@ def app(database_url, mail_sink, tmp_path_factory):
     return create_app(test_config(database_url, mail_sink, instance))
 
 
+@contextlib.contextmanager
+def isolated(app):
+    """Run the app on one connection in a transaction rolled back at the end.
+
+    Like Flask-SQLAlchemy-Lite's test_isolation, but for this app only: other apps (a live
+    server, an app a CLI test made) keep their own connections."""
+    state = db._app_state[app]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.dict(state.sessionmaker.kw,
+                                            {"join_transaction_mode": "create_savepoint"}))
+        for engine in state.engines.values():
+            connection = stack.enter_context(engine.connect())
+            stack.enter_context(mock.patch.object(connection, "close", lambda: None))
+            stack.enter_context(mock.patch.object(engine, "connect", lambda c=connection: c))
+            transaction = connection.begin()
+            stack.callback(transaction.rollback)
+            stack.enter_context(mock.patch.object(connection, "begin", connection.begin_nested))
+        yield
+
+
 @pytest.fixture()
 def session(app):
     """A session inside one outer transaction that is rolled back after the test."""
-    with app.app_context(), db.test_isolation():
+    with app.app_context(), isolated(app):
         yield db.session
         audit.set_actor(audit.SYSTEM)
 

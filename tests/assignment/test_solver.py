@@ -6,9 +6,10 @@ import pytest
 
 from assignment.greedy import greedy
 from assignment.planted import planted_instance
+from assignment.problem import Assignment
 from assignment.solver import repair, solve
 from assignment.validate import check
-from tests.assignment import at, pro, problem, req
+from tests.assignment import at, pro, problem, req, when
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -110,3 +111,32 @@ def test_solve_with_a_current_plan_repairs_too():
     result = solve(sick, time_limit_s=3)
     assert check(sick, result) == []
     assert result.score.covered_priority >= repair(sick).score.covered_priority
+
+
+def _orphan_needs_one_move():
+    shift = (("09:00", "10:00"),)
+    pros = [
+        pro("P1", skills=("cleaning", "ironing"), shifts=()),  # off sick: R1 is orphaned
+        pro("P2", skills=("cleaning", "ironing"), shifts=shift, where=at(1)),
+        pro("P3", skills=("cleaning",), shifts=shift, where=at(2)),
+    ]
+    reqs = [req("R1", skill="ironing", prio=2), req("R2")]
+    current = [
+        Assignment("R1", "P1", when("09:00")),
+        Assignment("R2", "P2", when("09:00")),
+    ]
+    return problem(pros, reqs, current)
+
+
+@pytest.mark.parametrize("max_moves", [0, 1])
+def test_repair_moves_at_most_max_moves_others(max_moves):
+    prob = _orphan_needs_one_move()
+    result = repair(prob, max_moves=max_moves)
+    assert check(prob, result) == []
+    given = {a.request: a.professional for a in result.assignments}
+    if max_moves:
+        assert given == {"R1": "P2", "R2": "P3"}
+    else:
+        assert given == {"R2": "P2"}
+        (u,) = result.unassigned
+        assert u.suggestion == "move R2 to P3 at 2026-12-07T09:00 so that P2 can take R1"

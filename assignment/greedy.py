@@ -1,0 +1,124 @@
+"""Greedy baseline: cheapest insertion in priority order, valid by construction."""
+
+from __future__ import annotations
+
+import time
+
+from assignment._data import Data, week_of
+from assignment._schedule import Schedule
+from assignment.problem import Plan, Problem
+
+CANDIDATES = 16  # nearest able professionals the engine considers per request
+
+
+def from_current(data: Data) -> Schedule:
+    """Return a schedule holding every assignment of the current plan that still fits."""
+    sched = Schedule(data)
+    current = sorted((c[1], r, c[0]) for r, c in enumerate(data.current) if c is not None)
+    for t, r, p in current:
+        if sched.fits_at(r, p, t):
+            sched.assign(r, p, t)
+    return sched
+
+
+def rank(data: Data, r: int, p: int, delta: float) -> tuple[int, int, float]:
+    """Return how good giving r to p is: current professional kept, then preference, then km."""
+    cur = data.current[r]
+    return (int(cur is not None and cur[0] == p), int(data.pref[r] == p), -delta)
+
+
+def place(sched: Schedule, r: int, pros: list[int]) -> bool:
+    """Give r to the best of pros that can take it as the schedule stands; tell whether it could."""
+    data = sched.data
+    cur = data.current[r]
+    best = None
+    for p in pros:
+        near = cur[1] if cur is not None and cur[0] == p else None
+        ins = sched.best_insertion(r, p, near=near)
+        if ins is not None:
+            key = rank(data, r, p, ins[0])
+            if best is None or key > best[0]:
+                best = (key, p, ins[1])
+    if best is None:
+        return False
+    sched.assign(r, best[1], best[2])
+    return True
+
+
+def fill(sched: Schedule, *, k: int = CANDIDATES) -> None:
+    """Insert unassigned requests, highest priority and least flexible first."""
+    data = sched.data
+    todo = sched.unassigned()
+    # requests only one or two professionals can take go first: later they would find them full
+    todo.sort(
+        key=lambda r: (
+            len(data.candidates(r, k)) > 2,
+            -data.prio[r],
+            len(data.candidates(r, k)),
+            data.we[r] - data.ws[r],
+            data.ws[r],
+        )
+    )
+    for r in todo:
+        place(sched, r, data.candidates(r, k))
+
+
+def make_room(sched: Schedule, r: int, *, k: int = 8, commit: bool = True):
+    """Cover r by moving one other request; return (other, its pro, its start, r's pro) or None."""
+    data = sched.data
+    weeks = {week_of(data.ws[r]), week_of(data.we[r])}
+    days = set(range(data.ws[r] // 1440 - 1, data.we[r] // 1440 + 1))
+    for p in data.candidates(r, k):
+        full = any(sched.week_min[p].get(w, 0) + data.dur[r] > data.cap[p] for w in weeks)
+        blockers = [
+            x for t, x in sched.items[p] if (week_of(t) in weeks if full else t // 1440 in days)
+        ]
+        for x in blockers:
+            px, tx = sched.unassign(x)
+            ins = sched.best_insertion(r, p)
+            if ins is not None:
+                sched.assign(r, p, ins[1])
+                if place(sched, x, data.candidates(x, k)):
+                    moved = (x, sched.pro[x], sched.start[x], p)
+                    if not commit:
+                        sched.unassign(x)
+                        sched.unassign(r)
+                        sched.assign(x, px, tx)
+                    return moved
+                sched.unassign(r)
+            sched.assign(x, px, tx)
+    return None
+
+
+def insert_anywhere(sched: Schedule) -> None:
+    """Insert every unassigned request that any professional can take as the schedule stands."""
+    data = sched.data
+    for r in sorted(sched.unassigned(), key=lambda r: -data.prio[r]):
+        place(sched, r, [p for p in data.skilled_by_distance(r) if data.allowed(r, p)])
+
+
+def complete(sched: Schedule, *, deadline: float | None = None, k: int = 8) -> None:
+    """Insert what fits anywhere, then cover more by moving one other request at a time."""
+    data = sched.data
+    insert_anywhere(sched)
+    for _ in range(3):
+        covered = 0
+        for r in sorted(sched.unassigned(), key=lambda r: -data.prio[r]):
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            covered += make_room(sched, r, k=k) is not None
+        if not covered:
+            return
+        # a move can leave room that another unassigned request fits into
+        insert_anywhere(sched)
+
+
+def greedy(problem: Problem, *, k: int = CANDIDATES) -> Plan:
+    """Return the greedy plan: current plan kept where it fits, then cheapest insertions."""
+    from assignment._finish import finish
+
+    t0 = time.monotonic()
+    data = Data(problem)
+    sched = from_current(data)
+    fill(sched, k=k)
+    return finish(sched, status="greedy", started=t0, eject=False)

@@ -97,3 +97,5 @@ def generate_command(
         f"planted travel {plan.score.travel_km} km",
         err=True,
     )
+
+COMMANDS = [assign]

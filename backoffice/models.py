@@ -214,7 +214,7 @@ class ServiceRequest(Timestamped, Base):
         # The list pages sort by date; these keep first pages and deep pages index-only.
         sa.Index("ix_service_request_date_id", "service_date", "id"),
         sa.Index("ix_service_request_status_date_id", "status", "service_date", "id"),
-        sa.Index("ix_service_request_client_date", "client_id", "service_date"),
+        sa.Index("ix_service_request_client_date", "client_id", "service_date", "id"),
         sa.Index("ix_service_request_professional_start", "professional_id", "start_at"),
         sa.Index("ix_service_request_created_at", "created_at"),
     )

@@ -181,7 +181,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_request'))
     )
     with op.batch_alter_table('service_request', schema=None) as batch_op:
-        batch_op.create_index('ix_service_request_client_date', ['client_id', 'service_date'], unique=False)
+        batch_op.create_index('ix_service_request_client_date', ['client_id', 'service_date', 'id'], unique=False)
         batch_op.create_index('ix_service_request_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_service_request_date_id', ['service_date', 'id'], unique=False)
         batch_op.create_index('ix_service_request_professional_start', ['professional_id', 'start_at'], unique=False)

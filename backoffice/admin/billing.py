@@ -48,12 +48,6 @@ class InvoiceView(InvoicePageMixin, SecureModelView):
                           "due_cents", "status", "dunning_day", "last_decline_code")
     details_template = "admin/billing_invoice.html"
 
-    def export_rows(self, query):
-        """Stream the rows; the list query already joins the client (see the core note)."""
-        stmt = query.statement.execution_options(yield_per=1000, stream_results=True)
-        for (row,) in db.session.execute(stmt):
-            yield row
-
 
 class DunningStepView(SecureModelView):
     """The dunning policy as data: finance edits the steps."""

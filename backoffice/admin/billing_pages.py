@@ -66,7 +66,10 @@ class InvoicePageMixin:
 
     @expose("/act/<int:invoice_id>", methods=("POST",))
     def act(self, invoice_id: int):
-        inv = db.session.get(Invoice, invoice_id)
+        # The row lock keeps a concurrent dunning pass or webhook from losing this change.
+        lock = db.session.get_bind().dialect.name == "postgresql"
+        inv = db.session.get(Invoice, invoice_id, with_for_update=lock or None,
+                             populate_existing=True)
         if inv is None:
             abort(404)
         op, form = request.form.get("op"), request.form
@@ -155,7 +158,9 @@ class CallListView(SecureView):
         task = db.session.get(Task, task_id)
         if task is None or task.kind != "dunning_call":
             abort(404)
-        inv = db.session.get(Invoice, int(task.entity_id))
+        lock = db.session.get_bind().dialect.name == "postgresql"
+        inv = db.session.get(Invoice, int(task.entity_id), with_for_update=lock or None,
+                             populate_existing=True)
         result, note = request.form.get("result"), (request.form.get("note") or "").strip()
 
         def run():

@@ -7,7 +7,7 @@ constraint on (professional_id, tsrange(start_at, end_at)) for active bookings; 
 BEFORE INSERT / BEFORE UPDATE triggers that abort on an overlapping active booking.
 
 Revision ID: 0004_assignment
-Revises: 0001_core
+Revises: 0003_billing
 """
 
 from alembic import op
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = "0004_assignment"
-down_revision = "0001_core"
+down_revision = "0003_billing"
 branch_labels = None
 depends_on = None
 

@@ -97,3 +97,47 @@ def test_no_saved_card_skips_the_retry_but_still_mails(session, billing, gateway
         PaymentAttempt.invoice_id == inv.id)) == 0
     assert session.scalars(sa.select(OutboxMessage.template).where(
         OutboxMessage.entity_id == str(inv.id))).all() == ["billing/reminder"]
+
+
+class _Crash:
+    def charge(self, **kw):
+        raise SystemError("the scheduler process died mid-pass")
+
+
+def test_a_pass_that_died_mid_charge_is_recovered_after_its_lease(session, billing, gateway):
+    from datetime import timedelta as td
+
+    from billing.models import StepRun
+
+    inv = billing.invoice(due_on=DUE, card=PAYS)
+    with pytest.raises(SystemError):
+        dunning.run_pass(session=session, now=at(DUE), gateway=_Crash())
+    session.rollback()  # what dying does to the open transaction; the claim was committed
+    run = session.scalar(sa.select(StepRun).where(StepRun.invoice_id == inv.id))
+    assert run.state == "charging"
+    # Another pass soon after leaves it alone: the first might still be charging.
+    assert dunning.run_pass(session=session, now=at(DUE, 10), gateway=gateway).charges == 0
+    run.claimed_at -= dunning.STALE_CLAIM + td(minutes=1)
+    session.flush()
+    assert dunning.run_pass(session=session, now=at(DUE, 11), gateway=gateway).charges == 1
+    assert inv.status == InvoiceStatus.PAID
+    assert len(_charges_at_stripe(gateway, inv.client.stripe_customer_id)) == 1
+
+
+def test_an_amount_changed_after_a_lost_answer_is_never_charged_at_the_old_amount(
+        session, billing, gateway):
+    from billing import service
+
+    inv = billing.invoice(due_on=DUE, card=PAYS, prices=(10000,))
+    down = Gateway(api_key="sk_test_x", api_base=f"http://127.0.0.1:{free_port()}", timeout=2)
+    dunning.run_pass(session=session, now=at(DUE), gateway=down)
+    service.record_payment(session, invoice=inv, amount_cents=5000, method="bank_transfer",
+                           reference="PART-1", received_on=DUE)
+    dunning.run_pass(session=session, now=at(DUE, 10), gateway=gateway)
+    assert _charges_at_stripe(gateway, inv.client.stripe_customer_id) == []
+    attempt = session.scalar(sa.select(PaymentAttempt).where(PaymentAttempt.invoice_id == inv.id))
+    assert attempt.status == AttemptStatus.FAILED and attempt.decline_code == "not_charged"
+    dunning.run_pass(session=session, now=at(DUE + timedelta(days=3)), gateway=gateway)
+    charged = _charges_at_stripe(gateway, inv.client.stripe_customer_id)
+    assert [c.amount for c in charged] == [inv.total_cents - 5000]
+    assert inv.status == InvoiceStatus.PAID

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from billing import dunning, service
 from billing.gateway import sign_payload
-from billing.models import InvoiceStatus, Payment, WebhookEvent
+from billing.models import InvoiceStatus, Payment, PaymentAttempt, WebhookEvent
 from tests.billing.conftest import FAILS, at
 
 DUE = date(2026, 6, 1)
@@ -78,3 +78,29 @@ def test_refund_closes_an_invoice_in_dunning(client, app, session, billing, gate
     assert inv.credited_cents == inv.total_cents
     kinds = [e.kind for e in service.timeline(session, inv)]
     assert kinds[-2:] == ["refund", "status"]
+
+
+def test_dispute_pauses_and_a_new_card_lifts_the_hard_decline(client, app, session, billing,
+                                                              gateway):
+    from tests.billing.conftest import LOST
+
+    disputed = billing.invoice(due_on=DUE, card=FAILS)
+    lost = billing.invoice(due_on=DUE, card=LOST)
+    dunning.run_pass(session=session, now=at(DUE), gateway=gateway)
+    session.commit()
+    assert lost.hard_declined
+    pi = disputed_pi = session.scalar(sa.select(PaymentAttempt.payment_intent_id).where(
+        PaymentAttempt.invoice_id == disputed.id))
+    assert pi
+    event = {"id": "evt_dispute", "type": "charge.dispute.created", "created": int(time.time()),
+             "data": {"object": {"id": "dp_1", "object": "dispute", "reason": "fraudulent",
+                                 "payment_intent": disputed_pi}}}
+    assert _post(client, app, event).get_json()["result"] == "dunning paused"
+    attached = {"id": "evt_pm", "type": "payment_method.attached", "created": int(time.time()),
+                "data": {"object": {"id": "pm_new", "object": "payment_method",
+                                    "customer": lost.client.stripe_customer_id}}}
+    assert _post(client, app, attached).get_json()["result"] == "card saved"
+    session.refresh(disputed)
+    session.refresh(lost)
+    assert disputed.status == InvoiceStatus.PAUSED and "dp_1" in disputed.pause_reason
+    assert not lost.hard_declined

@@ -1,0 +1,262 @@
+"""Invoice operations finance and webhooks perform: payments, refunds, pauses, write-offs."""
+
+import contextlib
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from backoffice import audit
+from backoffice.db import utcnow
+from backoffice.models import Client, ClientStatus, StaffUser, Task, TaskStatus
+from backoffice.services import clients as client_service
+from billing.models import (
+    CHASEABLE,
+    Invoice,
+    InvoiceEvent,
+    InvoiceStatus,
+    Payment,
+    WriteOff,
+)
+
+OPEN_STATES = (*CHASEABLE, InvoiceStatus.PAUSED, InvoiceStatus.UNCOLLECTIBLE)
+
+
+def log(session: Session, invoice: Invoice, kind: str, *, day: int | None = None,
+        amount_cents: int | None = None, detail: str | None = None,
+        at: datetime | None = None) -> None:
+    """Add an entry to the invoice's timeline (written with the next flush or commit).
+
+    at is a local wall-clock moment, like a dunning pass's now; it is stored in UTC.
+    """
+    # Plain rows, inserted together: a pass writes thousands and ORM objects cost a third
+    # of its CPU.
+    session.info.setdefault(_EVENTS, []).append({
+        "invoice_id": invoice.id, "kind": kind, "day": day, "amount_cents": amount_cents,
+        "detail": detail, "at": _utc(at) if at else utcnow(), "actor": audit.current_actor().label})
+
+
+_EVENTS, _HOLD = "billing_invoice_events", "billing_invoice_events_hold"
+
+
+@contextlib.contextmanager
+def log_in_one_insert(session: Session):
+    """Hold timeline entries through the flushes of a block and insert them once at its end."""
+    session.info[_HOLD] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_HOLD, None)
+    write_log(session)
+
+
+def _utc(local: datetime) -> datetime:
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def write_log(session: Session, *, force: bool = False) -> None:
+    """Insert the timeline entries waiting in this session."""
+    if session.info.get(_HOLD) and not force:
+        return
+    rows = session.info.pop(_EVENTS, None)
+    if rows:
+        session.connection().execute(sa.insert(InvoiceEvent), rows)
+
+
+@event.listens_for(Session, "after_flush")
+def _write_log_after_flush(session: Session, _ctx) -> None:
+    write_log(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_log_before_commit(session: Session) -> None:
+    write_log(session, force=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_log(session: Session) -> None:
+    session.info.pop(_EVENTS, None)
+    session.info.pop(_HOLD, None)
+
+
+def record_payment(session: Session, *, invoice: Invoice, amount_cents: int, method: str,
+                   reference: str | None, received_on: date,
+                   entered_by: StaffUser | None = None, flush: bool = True,
+                   seen_references: set[str] | None = None,
+                   at: datetime | None = None) -> Payment | None:
+    """Record money received; a reference seen before is the same payment: None.
+
+    A dunning pass records hundreds at once: it looks the batch's references up in one query
+    (seen_references) and passes flush=False to flush once per batch.
+    """
+    if amount_cents <= 0:
+        raise ValueError("amount_cents: a payment must be positive")
+    if method not in ("card", "bank_transfer", "cash"):
+        raise ValueError("method: choose card, bank_transfer or cash")
+    if reference and (reference in seen_references if seen_references is not None else
+                      session.scalar(sa.select(Payment.id).where(Payment.reference == reference))):
+        return None
+    payment = Payment(invoice_id=invoice.id, method=method, amount_cents=amount_cents,
+                      reference=reference, received_on=received_on,
+                      dunning_day=invoice.dunning_day,
+                      entered_by_id=entered_by.id if entered_by else None)
+    session.add(payment)
+    invoice.paid_cents += amount_cents
+    log(session, invoice, "payment", amount_cents=amount_cents, at=at,
+        detail=f"{method} {reference or ''}".strip())
+    _settle(session, invoice, at=at)
+    if flush:
+        session.flush()
+    return payment
+
+
+def record_refund(session: Session, *, invoice: Invoice, amount_cents: int, reference: str | None,
+                  received_on: date, entered_by: StaffUser | None = None) -> Payment | None:
+    """Credit the client: the amount is no longer owed (and, if it was paid, goes back)."""
+    if amount_cents <= 0:
+        raise ValueError("amount_cents: a refund must be positive")
+    if amount_cents > invoice.total_cents - invoice.credited_cents:
+        raise ValueError("amount_cents: more than the invoice's uncredited total")
+    if reference and session.scalar(sa.select(Payment.id).where(Payment.reference == reference)):
+        return None
+    refund_of_paid = min(amount_cents, invoice.paid_cents)
+    session.add(Payment(invoice_id=invoice.id, method="refund", amount_cents=-amount_cents,
+                        reference=reference, received_on=received_on,
+                        dunning_day=invoice.dunning_day,
+                        entered_by_id=entered_by.id if entered_by else None))
+    invoice.paid_cents -= refund_of_paid
+    invoice.credited_cents += amount_cents
+    log(session, invoice, "refund", amount_cents=amount_cents, detail=reference)
+    _settle(session, invoice)
+    session.flush()
+    return None
+
+
+def _settle(session: Session, invoice: Invoice, at: datetime | None = None) -> None:
+    """Close an invoice with nothing left due; stop the chase and lift a hold it caused."""
+    if invoice.due_cents > 0 or invoice.status == InvoiceStatus.PAID:
+        return
+    old = invoice.status
+    invoice.status = InvoiceStatus.PAID
+    invoice.closed_at = utcnow()
+    invoice.paused_until = None
+    log(session, invoice, "status", detail=f"{old.value} → paid", at=at)
+    if invoice.entered_dunning_cents is None:
+        return  # never chased: no call task was made and no hold was put
+    session.execute(
+        sa.update(Task)
+        .where(Task.entity == "billing_invoice", Task.entity_id == str(invoice.id),
+               Task.status == TaskStatus.OPEN)
+        .values(status=TaskStatus.CANCELLED, outcome="invoice paid", done_at=utcnow())
+    )
+    client = session.get(Client, invoice.client_id)
+    if client is not None and client.status == ClientStatus.BLOCKED:
+        held = session.scalar(
+            sa.select(sa.func.count()).where(
+                Invoice.client_id == client.id, Invoice.id != invoice.id,
+                Invoice.status == InvoiceStatus.UNCOLLECTIBLE)
+        )
+        if not held:
+            client_service.set_status(session, client=client, status=ClientStatus.ACTIVE)
+            log(session, invoice, "hold_lifted", detail="client can book again", at=at)
+
+
+def pause(session: Session, *, invoice: Invoice, kind: str, reason: str,
+          until: date | None) -> Invoice:
+    """Pause dunning for a dispute or a promise to pay; it resumes after until."""
+    if kind not in ("dispute", "promise"):
+        raise ValueError("kind: choose dispute or promise")
+    if not reason or not reason.strip():
+        raise ValueError("reason: say why dunning is paused")
+    if kind == "promise" and until is None:
+        raise ValueError("until: a promise to pay needs the date promised")
+    if invoice.status not in (*CHASEABLE, InvoiceStatus.PAUSED):
+        raise ValueError(f"status: a {invoice.status.value} invoice cannot be paused")
+    invoice.status = InvoiceStatus.PAUSED
+    invoice.paused_until = until
+    invoice.pause_reason = f"{kind}: {reason.strip()}"[:255]
+    log(session, invoice, "pause", detail=f"{invoice.pause_reason}"
+        + (f" (until {until.isoformat()})" if until else ""))
+    session.flush()
+    return invoice
+
+
+def resume(session: Session, *, invoice: Invoice, note: str = "resumed") -> Invoice:
+    """End a pause: the invoice goes back to dunning."""
+    if invoice.status != InvoiceStatus.PAUSED:
+        raise ValueError("status: only a paused invoice can be resumed")
+    invoice.status = (InvoiceStatus.IN_DUNNING if invoice.dunning_day is not None
+                      else InvoiceStatus.OPEN)
+    invoice.paused_until = None
+    invoice.pause_reason = None
+    log(session, invoice, "resume", detail=note)
+    session.flush()
+    return invoice
+
+
+def resume_expired_pauses(session: Session, *, today: date) -> int:
+    """Resume every pause whose date has passed."""
+    invoices = session.scalars(
+        sa.select(Invoice).where(Invoice.status == InvoiceStatus.PAUSED,
+                                 Invoice.paused_until.is_not(None),
+                                 Invoice.paused_until < today)
+    ).all()
+    for inv in invoices:
+        resume(session, invoice=inv, note=f"promised date {inv.paused_until} passed")
+    return len(invoices)
+
+
+def propose_write_off(session: Session, *, invoice: Invoice, user: StaffUser,
+                      reason: str) -> WriteOff:
+    """Propose writing off what an invoice still owes; another finance user must approve."""
+    if not user.has_role("finance", "admin"):
+        raise ValueError("user: only finance may propose a write-off")
+    if invoice.status not in OPEN_STATES or invoice.due_cents == 0:
+        raise ValueError(f"status: a {invoice.status.value} invoice has nothing to write off")
+    if not reason or not reason.strip():
+        raise ValueError("reason: say why the debt is written off")
+    if session.scalar(sa.select(WriteOff.id).where(WriteOff.invoice_id == invoice.id)):
+        raise ValueError("invoice: a write-off is already proposed")
+    wo = WriteOff(invoice_id=invoice.id, amount_cents=invoice.due_cents, reason=reason.strip(),
+                  proposed_by_id=user.id)
+    session.add(wo)
+    log(session, invoice, "write_off_proposed", amount_cents=wo.amount_cents,
+        detail=f"{user.email}: {wo.reason}")
+    session.flush()
+    return wo
+
+
+def approve_write_off(session: Session, *, invoice: Invoice, user: StaffUser) -> WriteOff:
+    """Approve a proposed write-off: a second finance user, never the one who proposed it."""
+    wo = session.scalar(sa.select(WriteOff).where(WriteOff.invoice_id == invoice.id))
+    if wo is None:
+        raise ValueError("invoice: no write-off proposed")
+    if wo.approved_at is not None:
+        raise ValueError("invoice: the write-off is already approved")
+    if not user.has_role("finance", "admin"):
+        raise ValueError("user: only finance may approve a write-off")
+    if user.id == wo.proposed_by_id:
+        raise ValueError("user: a write-off needs a second finance user to approve it")
+    if invoice.due_cents == 0:
+        raise ValueError("status: the invoice was paid meanwhile")
+    wo.approved_by_id, wo.approved_at = user.id, utcnow()
+    wo.amount_cents = invoice.due_cents
+    old = invoice.status
+    invoice.status = InvoiceStatus.WRITTEN_OFF
+    invoice.closed_at = utcnow()
+    log(session, invoice, "written_off", amount_cents=wo.amount_cents,
+        detail=f"approved by {user.email}")
+    audit.record(session, action="write_off", entity="billing_invoice", entity_id=invoice.id,
+                 changes={"status": [old.value, "written_off"], "amount_cents": wo.amount_cents})
+    session.flush()
+    return wo
+
+
+def timeline(session: Session, invoice: Invoice) -> list[InvoiceEvent]:
+    """Return the invoice's events in the order they happened."""
+    write_log(session, force=True)
+    return list(session.scalars(
+        sa.select(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id)
+        .order_by(InvoiceEvent.id)
+    ))

@@ -17,7 +17,7 @@ from backoffice.admin.base import SecureModelView
 from backoffice.admin.validators import lat_range, lon_range, not_before
 from backoffice.db import db
 from backoffice.geo import zone_for
-from backoffice.models import SKILLS, Client, RequestStatus, ServiceRequest
+from backoffice.models import SKILLS, Client, ClientStatus, RequestStatus, ServiceRequest
 from backoffice.services import requests as request_service
 
 SEARCH_ID_LIST_MAX = 2000
@@ -111,6 +111,11 @@ class ServiceRequestView(SecureModelView):
         )
 
     def on_model_change(self, form, model: ServiceRequest, is_created: bool) -> None:
+        if is_created and model.client is not None and model.client.status != ClientStatus.ACTIVE:
+            status = gettext(ClientStatus(model.client.status).value)
+            raise ValueError(gettext(
+                "client: %(name)s is %(status)s; new bookings are held until the account is "
+                "settled.", name=model.client.name, status=status))
         if is_created and model.client is not None:
             if not model.address:
                 model.address = model.client.address

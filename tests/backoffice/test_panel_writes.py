@@ -198,3 +198,13 @@ def test_csv_export_neutralises_formulas(client, logged_in, factories):
     assert "'=HYPERLINK(\"http://evil.example\",\"click\")" in names
     assert "'@SUM(A1:A2)" in names
     assert not any(n.startswith(("=", "@", "+", "-")) for n in names)
+
+
+def test_blocked_client_cannot_book(client, session, logged_in, factories):
+    logged_in("ops_agent")
+    c = factories.client(status="blocked", name="Deudor Moroso")
+    before = count(session, ServiceRequest)
+    token = csrf_from(client.get("/admin/service_request/new/").get_data(as_text=True))
+    resp = client.post("/admin/service_request/new/", data=request_form(token, c.id))
+    assert "new bookings are held" in resp.get_data(as_text=True)
+    assert count(session, ServiceRequest) == before

@@ -3,6 +3,7 @@
 import importlib
 import os
 import random
+import signal
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -96,6 +97,8 @@ def run_demo(config: dict, *, port: int, echo) -> None:
                                      env=env, stdout=subprocess.DEVNULL))
     echo("Scheduler started in its own process.")
     echo(f"Panel: http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
+    # SIGTERM ends the demo like Ctrl-C, so the children below are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         create_app(config).run(host="127.0.0.1", port=port, threaded=True)
     finally:

@@ -1,7 +1,6 @@
 """The `backoffice` command group."""
 
 import contextlib
-import importlib
 import os
 import sys
 from datetime import date, datetime
@@ -10,6 +9,7 @@ from pathlib import Path
 import click
 
 from backoffice import audit
+from backoffice.optional import optional_module
 
 
 def _app(**overrides):
@@ -176,14 +176,9 @@ def _redact(url: str) -> str:
 def _register_domain_commands() -> None:
     for module_name in ("assignment.commands", "assignment.plan_commands", "vetting.commands",
                         "billing.commands"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        for command in getattr(module, "COMMANDS", ()):
-            main.add_command(command)
+        if module := optional_module(module_name):
+            for command in getattr(module, "COMMANDS", ()):
+                main.add_command(command)
 
 
 _register_domain_commands()

@@ -1,6 +1,5 @@
 """`backoffice demo`: a SQLite database with Valencia data, the services it needs, the panel."""
 
-import importlib
 import os
 import random
 import signal
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from backoffice import audit, migrate
 from backoffice.mailsink import MailSink
+from backoffice.optional import optional_module
 
 DEMO_USERS = (
     ("ops@demo.local", "Lucía Ops", "ops_agent", "demo-ops-pass"),
@@ -64,13 +64,8 @@ def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
                 create_user(db.session, email=email, name=name, password=password, roles=[role],
                             locale="es")
             for module_name in DOMAIN_DEMOS:
-                try:
-                    module = importlib.import_module(module_name)
-                except ModuleNotFoundError as exc:
-                    if exc.name == module_name:
-                        continue
-                    raise
-                module.seed_demo(db.session, today=today, rng=rng, config=app.config)
+                if module := optional_module(module_name):
+                    module.seed_demo(db.session, today=today, rng=rng, config=app.config)
             db.session.commit()
             echo(f"Seeded {made['clients']} clients, {made['professionals']} professionals, "
                  f"{made['requests']} service requests.")
@@ -108,9 +103,8 @@ def run_demo(config: dict, *, port: int, echo) -> None:
 
 
 def _start_stripe(env: dict, echo):
-    try:
-        launcher = importlib.import_module("billing.stripe_server")
-    except ModuleNotFoundError:
+    launcher = optional_module("billing.stripe_server")
+    if launcher is None:
         return None
     proc = launcher.start_process(env)
     echo(f"Stripe-compatible server on {env.get('STRIPE_API_BASE', launcher.DEFAULT_BASE)}")

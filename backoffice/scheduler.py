@@ -1,6 +1,5 @@
 """The scheduler process: APScheduler runs every domain's jobs, never inside web workers."""
 
-import importlib
 import logging
 from datetime import datetime
 
@@ -9,6 +8,7 @@ from flask import Flask
 
 from backoffice import audit
 from backoffice.db import db
+from backoffice.optional import optional_module
 
 log = logging.getLogger("backoffice.scheduler")
 JOB_MODULES = ("backoffice.jobs", "assignment.jobs", "vetting.jobs", "billing.jobs")
@@ -33,13 +33,8 @@ def job_specs() -> list[tuple]:
     """Collect (func, trigger, trigger_args) from each domain's jobs.SCHEDULE."""
     specs = []
     for module_name in JOB_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        specs.extend(getattr(module, "SCHEDULE", ()))
+        if module := optional_module(module_name):
+            specs.extend(getattr(module, "SCHEDULE", ()))
     return specs
 
 

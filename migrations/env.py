@@ -1,18 +1,14 @@
 """Alembic environment: every domain's models, one URL from the caller or DATABASE_URL."""
 
-import importlib
 import os
 
 from alembic import context
 
 from backoffice.db import Base, make_engine, normalise_url
+from backoffice.optional import optional_module
 
 for module in ("backoffice.models", "vetting.models", "billing.models", "assignment.models"):
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
+    optional_module(module)
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,7 +1,5 @@
 """The panel's views, one file per area; register_views mounts them all."""
 
-import importlib
-
 from flask_babel import lazy_gettext as _l
 
 from backoffice.admin.clients import ClientView
@@ -10,17 +8,13 @@ from backoffice.admin.requests import ServiceRequestView
 from backoffice.admin.staff import AuditEventView, StaffUserView, TaskView
 from backoffice.db import db
 from backoffice.models import AuditEvent, Client, Professional, ServiceRequest, StaffUser, Task
+from backoffice.optional import optional_module
 
 AREA_MODULES = ("backoffice.admin.coverage", "backoffice.admin.vetting", "backoffice.admin.billing")
 
 
 def _area_modules():
-    for name in AREA_MODULES:
-        try:
-            yield importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+    return [m for m in map(optional_module, AREA_MODULES) if m is not None]
 
 
 def register_views(admin) -> None:

@@ -33,6 +33,19 @@ def neutralise(value) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+def commit_or_flash(fn, success: str) -> bool:
+    """Run a service call; commit and flash success, or roll back and flash its message."""
+    try:
+        fn()
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return False
+    db.session.commit()
+    flash(success, "success")
+    return True
+
+
 class SecureForm(FlaskForm):
     """Flask-WTF form: every Flask-Admin form and action carries the CSRF token."""
 

@@ -3,12 +3,12 @@
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, g, redirect, request, url_for
+from flask import Response, abort, g, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext
 
 from backoffice import audit
-from backoffice.admin.base import SecureView
+from backoffice.admin.base import SecureView, commit_or_flash
 from backoffice.db import db, utcnow
 from backoffice.models import StaffUser, Task, TaskStatus
 from billing import reports, service
@@ -35,17 +35,6 @@ def _cents(value: str | None) -> int:
     return amount
 
 
-def _apply(fn, success: str) -> bool:
-    """Run a service call: commit and flash success, or roll back and flash its message."""
-    try:
-        fn()
-    except ValueError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return False
-    db.session.commit()
-    flash(success, "success")
-    return True
 
 
 class InvoicePageMixin:
@@ -103,7 +92,7 @@ class InvoicePageMixin:
             audit.record(db.session, action=f"invoice_{op}", entity="billing_invoice",
                          entity_id=inv.id)
 
-        _apply(run, gettext("Invoice %(code)s updated.", code=inv.code))
+        commit_or_flash(run, gettext("Invoice %(code)s updated.", code=inv.code))
         return redirect(url_for(".details_view", id=inv.id))
 
 
@@ -175,7 +164,7 @@ class CallListView(SecureView):
                     TaskStatus.DONE, utcnow(), g.user.id)
             task.outcome = f"{result}: {note}"[:2000]
 
-        _apply(run, gettext("Call outcome recorded."))
+        commit_or_flash(run, gettext("Call outcome recorded."))
         return redirect(url_for(".index"))
 
 

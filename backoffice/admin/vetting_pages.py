@@ -9,7 +9,7 @@ from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from backoffice import audit
-from backoffice.admin.base import SecureView
+from backoffice.admin.base import SecureView, commit_or_flash
 from backoffice.db import db
 from backoffice.models import SKILLS, Professional, StaffUser
 from vetting import checks, documents, reports, service, workflow
@@ -34,17 +34,6 @@ class VettingView(SecureView):
             abort(404)
         return app
 
-    def _commit_or_flash(self, fn, success: str) -> bool:
-        """Run a service call; commit and flash success, or roll back and flash its message."""
-        try:
-            fn()
-        except ValueError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        db.session.commit()
-        flash(success, "success")
-        return True
 
     @expose("/")
     def index(self):
@@ -127,7 +116,7 @@ class VettingView(SecureView):
     def transition(self, app_id: int):
         app = self._app(app_id)
         to = request.form.get("to", "")
-        self._commit_or_flash(lambda: workflow.transition(
+        commit_or_flash(lambda: workflow.transition(
             db.session, application=app, to=to, user=g.user, reason=request.form.get("reason"),
             note=request.form.get("note") or None), gettext("Moved to %(s)s.", s=to))
         return redirect(url_for(".application", app_id=app_id))
@@ -155,14 +144,14 @@ class VettingView(SecureView):
                 issued_on=_date(request.form.get("issued_on"), "issued_on"),
                 expires_on=_date(request.form.get("expires_on"), "expires_on"), user=g.user)
 
-        self._commit_or_flash(run, gettext("Document uploaded; it waits for review."))
+        commit_or_flash(run, gettext("Document uploaded; it waits for review."))
         return redirect(url_for(".application", app_id=app_id))
 
     @expose("/document/<int:doc_id>/review", methods=("POST",))
     def review(self, doc_id: int):
         doc = db.session.get(Document, doc_id) or abort(404)
         accept = request.form.get("decision") == "accept"
-        self._commit_or_flash(lambda: service.review_document(
+        commit_or_flash(lambda: service.review_document(
             db.session, document=doc, accept=accept, user=g.user,
             reason=request.form.get("reason")),
             gettext("Document accepted.") if accept else gettext("Document rejected."))
@@ -190,7 +179,7 @@ class VettingView(SecureView):
     def check(self, app_id: int):
         app = self._app(app_id)
         f = request.form
-        self._commit_or_flash(lambda: checks.record_check(
+        commit_or_flash(lambda: checks.record_check(
             db.session, application=app, kind=f.get("kind"), status=f.get("status"), user=g.user,
             external_ref=f.get("external_ref") or None, notes=f.get("notes") or None),
             gettext("Check recorded."))
@@ -200,7 +189,7 @@ class VettingView(SecureView):
     def reference(self, app_id: int):
         app = self._app(app_id)
         f = request.form
-        self._commit_or_flash(lambda: checks.add_reference(
+        commit_or_flash(lambda: checks.add_reference(
             db.session, application=app, name=f.get("name", ""), contact=f.get("contact", ""),
             relationship_to=f.get("relationship_to") or None, contacted=bool(f.get("contacted")),
             outcome=f.get("outcome") or None, notes=f.get("notes") or None, user=g.user),
@@ -221,7 +210,7 @@ class VettingView(SecureView):
                 if f.get("interviewer_id", "").isdigit() else None
             service.schedule_interview(db.session, application=app, at=at, interviewer=who)
 
-        self._commit_or_flash(run, gettext("Interview scheduled."))
+        commit_or_flash(run, gettext("Interview scheduled."))
         return redirect(url_for(".application", app_id=app_id))
 
     @expose("/interview/<int:interview_id>/record", methods=("POST",))
@@ -229,7 +218,7 @@ class VettingView(SecureView):
         interview = db.session.get(Interview, interview_id) or abort(404)
         f = request.form
         scores = {k: int(f[k]) for k in service.SCORE_CRITERIA if f.get(k, "").isdigit()}
-        self._commit_or_flash(lambda: service.record_interview(
+        commit_or_flash(lambda: service.record_interview(
             db.session, interview=interview, outcome=f.get("outcome", ""), scores=scores,
             notes=f.get("notes") or None, user=g.user), gettext("Interview recorded."))
         return redirect(url_for(".application", app_id=interview.application_id))

@@ -326,8 +326,3 @@ def table_estimate(session: Session, table: str) -> int | None:
         sa.text("SELECT reltuples::bigint FROM pg_class WHERE relname = :t"), {"t": table}
     )
     return int(value) if value and value > 0 else None
-
-
-def label(text: str):
-    """Mark a column or menu label for translation."""
-    return lazy_gettext(text)

@@ -1,6 +1,6 @@
 """Professional operations: status changes that other domains react to."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -45,9 +45,3 @@ def upcoming_services(
             .order_by(ServiceRequest.start_at)
         )
     )
-
-
-def week_bounds(day: date) -> tuple[datetime, datetime]:
-    """Return Monday 00:00 and the next Monday 00:00 of day's ISO week."""
-    monday = day - timedelta(days=day.weekday())
-    return datetime.combine(monday, time()), datetime.combine(monday + timedelta(days=7), time())

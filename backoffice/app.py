@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from backoffice import auth
+from backoffice.admin.menu import cached_menu
 from backoffice.config import Config
 from backoffice.db import configure_engine, db, engine_options
 from backoffice.i18n import compiled_translations
@@ -55,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = lambda: select_locale()
     app.jinja_env.globals["format_date"] = format_date
+    app.jinja_env.globals["cached_menu"] = cached_menu
 
     app.register_blueprint(auth.bp)
     app.before_request(_load_user)

@@ -113,15 +113,18 @@ def load_user() -> None:
     if not token:
         return
     s = db.session
-    row = s.scalar(
-        sa.select(StaffSession).where(StaffSession.token_hash == _token_hash(token))
-    )
+    # One round trip for the session and its user: this runs before every page.
+    found = s.execute(
+        sa.select(StaffSession, StaffUser)
+        .outerjoin(StaffUser, StaffUser.id == StaffSession.user_id)
+        .where(StaffSession.token_hash == _token_hash(token))
+    ).first()
+    row, user = found if found is not None else (None, None)
     now = utcnow()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     if row is None or row.revoked_at is not None:
         session.clear()
         return
-    user = s.get(StaffUser, row.user_id)
     if user is None or not user.active or now - row.last_seen_at > idle:
         row.revoked_at = now
         s.commit()

@@ -40,6 +40,7 @@ class StockRequestView(ModelView):
     column_default_sort = ("service_date", True)
     named_filter_urls = True
     can_export = True
+    can_view_details = True  # a record page to compare with ours (off by default: a redirect)
     export_max_rows = 20_000
 
     def is_accessible(self):

@@ -1,36 +1,20 @@
 """What every panel view inherits: role access, CSRF forms, audit history, conflicts, fast lists."""
 
-import csv
-import datetime
-import enum
-import io
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.model import typefmt
 from flask_admin.model.helpers import prettify_name
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.utils import secure_filename
 from wtforms import HiddenField
 from wtforms.fields.core import UnboundField
 
 from backoffice import audit
+from backoffice.admin.listing import FastListMixin
 from backoffice.db import db
-
-# Above this many rows an exact count(*) costs more than the page itself; we show "N+".
-COUNT_CAP = 10_000
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value) -> str:
-    """Make a CSV cell safe to open in a spreadsheet: formulas become text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def commit_or_flash(fn, success: str) -> bool:
@@ -75,33 +59,8 @@ class SecureView(RoleAccess, BaseView):
     """A custom panel page (not a model list) with role-based access."""
 
 
-def _enum_label(view, value, name=None):
-    return gettext(value.value)
-
-
-def _time_label(view, value, name=None):
-    return value.strftime("%H:%M")
-
-
-def _datetime_label(view, value, name=None):
-    return value.strftime("%Y-%m-%d %H:%M")
-
-
-TYPE_FORMATTERS = {
-    **typefmt.BASE_FORMATTERS,
-    enum.Enum: _enum_label,
-    datetime.datetime: _datetime_label,
-    datetime.time: _time_label,
-}
-EXPORT_TYPE_FORMATTERS = {**typefmt.EXPORT_FORMATTERS, enum.Enum: lambda v, value, n=None:
-                          value.value}
-
-
-class SecureModelView(RoleAccess, ModelView):
+class SecureModelView(RoleAccess, FastListMixin, ModelView):
     form_base_class = SecureForm
-    column_type_formatters = TYPE_FORMATTERS
-    column_type_formatters_detail = TYPE_FORMATTERS
-    column_type_formatters_export = EXPORT_TYPE_FORMATTERS
     page_size = 20
     can_set_page_size = True
     page_size_options = (20, 50, 100)
@@ -109,7 +68,6 @@ class SecureModelView(RoleAccess, ModelView):
     can_export = True
     export_max_rows = 0  # all rows: the export streams
     details_template = "admin/details_with_history.html"
-    list_template = "admin/fast_list.html"
     column_display_pk = True
     named_filter_urls = True
     # Flask-Admin shows these from the model; the audit trail and the version are not for editing.
@@ -203,72 +161,6 @@ class SecureModelView(RoleAccess, ModelView):
             return True
         return super().handle_view_exception(exc)
 
-    # --- fast lists: capped counts, ids first then rows (deep pages stay index-only)
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
-                 page_size=None):
-        self._count_filtered = bool(search) or bool(filters)
-        count, query = super().get_list(page, sort_column, sort_desc, search, filters,
-                                        execute=False, page_size=page_size)
-        if not execute:
-            return count, query
-        ids = [row[0] for row in query.with_entities(self.model.id)]
-        if not ids:
-            return count, []
-        rows = self.load_rows(ids)
-        by_id = {r.id: r for r in rows}
-        return count, [by_id[i] for i in ids if i in by_id]
-
-    def load_rows(self, ids: list[int]) -> list:
-        """Load the rows of one page, with what the list shows of their relations."""
-        query = self.get_query().filter(self.model.id.in_(ids))
-        for j in self._relations():
-            query = query.options(sa.orm.selectinload(j))
-        return query.all()
-
-    def _relations(self) -> list:
-        return [getattr(self.model, j) if isinstance(j, str) else j for j in self._auto_joins]
-
-    def get_count_query(self):
-        return _CappedCount(self)
-
-    # --- export: streamed, flat memory, formulas neutralised
-    def _export_csv(self, return_url):
-        view_args = self._get_list_extra_args()
-        sort = self._get_column_by_idx(view_args.sort)
-        _, query = super().get_list(
-            0, sort[0] if sort else None, view_args.sort_desc, view_args.search,
-            view_args.filters, execute=False, page_size=0,
-        )
-        columns = self._export_columns
-        audit.record(db.session, action="export", entity=self.model.__tablename__,
-                     note=request.query_string.decode()[:500])
-        db.session.commit()
-        rows = self.export_rows(query)
-
-        def generate():
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow([str(c[1]) for c in columns])
-            for i, row in enumerate(rows):
-                writer.writerow([neutralise(self.get_export_value(row, c[0])) for c in columns])
-                if i % 500 == 0:
-                    yield buf.getvalue()
-                    buf.seek(0)
-                    buf.truncate()
-            yield buf.getvalue()
-
-        filename = secure_filename(self.get_export_name(export_type="csv"))
-        return Response(stream_with_context(generate()), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment;filename={filename}"})
-
-    def export_rows(self, query):
-        """Yield ORM rows in batches so memory stays flat whatever the row count."""
-        # Flask-Admin already joined the many-to-one relations the list shows; a 2.0-style
-        # execute streams them without the legacy Query's uniquing.
-        stmt = query.statement.execution_options(yield_per=1000, stream_results=True)
-        for (row,) in db.session.execute(stmt):
-            yield row
-
     # --- details page: the audit history of the record, and links to related work
     def record_links(self, model) -> list[tuple[str, str]]:
         """Return (label, url) buttons shown on a record's page."""
@@ -280,49 +172,3 @@ class SecureModelView(RoleAccess, ModelView):
     def on_model_delete(self, model):
         if not self.can_write():
             abort(403)
-
-
-class _CappedCount:
-    """Stands in for Flask-Admin's count query: exact up to COUNT_CAP, estimated beyond."""
-
-    def __init__(self, view: SecureModelView):
-        self.view = view
-        self.query = db.session.query(view.model.id)
-
-    # Flask-Admin applies joins and filters to the count query with these calls.
-    def join(self, *args, **kwargs):
-        self.query = self.query.join(*args, **kwargs)
-        return self
-
-    def outerjoin(self, *args, **kwargs):
-        self.query = self.query.outerjoin(*args, **kwargs)
-        return self
-
-    def filter(self, *args, **kwargs):
-        self.query = self.query.filter(*args, **kwargs)
-        return self
-
-    def where(self, *args):
-        return self.filter(*args)
-
-    def scalar(self) -> int:
-        session: Session = db.session
-        if not getattr(self.view, "_count_filtered", False):
-            estimate = table_estimate(session, self.view.model.__table__.name)
-            if estimate is not None and estimate > COUNT_CAP:
-                self.view._count_is_estimate = True
-                return estimate
-        capped = self.query.limit(COUNT_CAP + 1).subquery()
-        count = session.scalar(sa.select(sa.func.count()).select_from(capped))
-        self.view._count_is_estimate = count > COUNT_CAP
-        return count
-
-
-def table_estimate(session: Session, table: str) -> int | None:
-    """Return PostgreSQL's row estimate for a table (None elsewhere or when never analysed)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    value = session.scalar(
-        sa.text("SELECT reltuples::bigint FROM pg_class WHERE relname = :t"), {"t": table}
-    )
-    return int(value) if value and value > 0 else None

@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, NumberRange
 
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
+from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
 from backoffice.db import db
 from backoffice.geo import zone_for
@@ -36,7 +37,7 @@ class ProfessionalView(SecureModelView):
     allowed_roles = frozenset({"ops_agent", "vetting"})
     column_list = ("id", "name", "phone", "zone", "skills", "status", "max_minutes_per_week",
                    "rating")
-    column_formatters = {"skills": lambda v, c, m, n: ", ".join(gettext(s) for s in m.skill_list)}
+    column_formatters = {"skills": lambda v, c, m, n: ", ".join(label(s) for s in m.skill_list)}
     column_searchable_list = ("name", "email", "phone")
     column_filters = (
         "status",

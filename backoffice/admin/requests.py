@@ -7,6 +7,7 @@ from flask import flash, request
 from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import joinedload
 from wtforms import FloatField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
@@ -14,6 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from assignment.service import double_booking_message
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
+from backoffice.admin.listing import label
 from backoffice.admin.validators import lat_range, lon_range, not_before
 from backoffice.db import db
 from backoffice.geo import zone_for
@@ -30,7 +32,10 @@ class ServiceRequestView(SecureModelView):
     column_labels = {"client.name": _l("Client"), "professional.name": _l("Professional"),
                      "service_date": _l("Date"), "window_start": _l("From"),
                      "duration_min": _l("Minutes"), "start_at": _l("Start")}
-    column_formatters = {"skill": lambda v, c, m, n: gettext(m.skill)}
+    column_formatters = {"skill": lambda v, c, m, n: label(m.skill)}
+    # The file carries stored codes (skill, status) whatever the agent's language, and reads
+    # straight from the columns: no per-row formatting.
+    column_formatters_export = {}
     column_searchable_list = ("client.name",)
     column_select_related_list = (ServiceRequest.client, ServiceRequest.professional)
     column_filters = ("status", "skill", "service_date", "zone", "recurrence", "priority",
@@ -80,7 +85,11 @@ class ServiceRequestView(SecureModelView):
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clients = clients.where(Client.name.ilike(f"%{escaped}%", escape="\\"))
         ids = db.session.scalars(clients.limit(SEARCH_ID_LIST_MAX + 1)).all()
-        if len(ids) <= SEARCH_ID_LIST_MAX:
+        if len(ids) <= SEARCH_ID_LIST_MAX and db.session.get_bind().dialect.name == "postgresql":
+            # One array parameter: a long IN list is rendered, sent and parsed value by value.
+            condition = ServiceRequest.client_id == sa.any_(
+                sa.bindparam("client_ids", ids, type_=ARRAY(sa.Integer)))
+        elif len(ids) <= SEARCH_ID_LIST_MAX:
             condition = ServiceRequest.client_id.in_(ids)
         else:  # so many clients match that walking the dates finds twenty at once
             condition = ServiceRequest.client_id.in_(clients)

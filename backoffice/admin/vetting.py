@@ -21,17 +21,7 @@ def _download_link(view, context, model: Document, name) -> Markup:
     return Markup(f'<a href="{escape(url)}">{escape(model.original_name or "file")}</a>')
 
 
-class _ExportFix:
-    """The base export adds selectinload on top of Flask-Admin's joinedload of the same relation,
-    which SQLAlchemy refuses; the list query already loads the professional."""
-
-    def export_rows(self, query):
-        stmt = query.statement.execution_options(yield_per=1000, stream_results=True)
-        for (row,) in db.session.execute(stmt):
-            yield row
-
-
-class VettingDocumentView(_ExportFix, SecureModelView):
+class VettingDocumentView(SecureModelView):
     """Every document on file, to find what expires and what waits for review."""
 
     allowed_roles = frozenset({"vetting"})
@@ -50,7 +40,7 @@ class VettingDocumentView(_ExportFix, SecureModelView):
     column_choices = {"doc_type": list(DOC_TYPES.items())}
 
 
-class IncidentView(_ExportFix, SecureModelView):
+class IncidentView(SecureModelView):
     """Complaints and no-shows; over the monthly threshold they open a re-review."""
 
     allowed_roles = frozenset({"vetting", "ops_agent"})

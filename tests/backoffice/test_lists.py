@@ -1,0 +1,108 @@
+"""List pages and CSV exports: what an agent sees in the rows, the count, and the file."""
+
+import csv
+import io
+import re
+from datetime import date, time
+
+import pytest
+
+from backoffice.admin import listing
+from backoffice.models import RequestStatus
+
+
+@pytest.fixture()
+def booked(factories):
+    """Three services on one day: two confirmed with a professional, one new."""
+    day = date(2030, 3, 4)
+    pro = factories.professional(name="Lucía Ferrer")
+    ana = factories.client(name="Ana Ruiz")
+    bad = factories.client(name="=cmd|' /C calc'!A0")
+    first = factories.request(client=ana, professional=pro, day=day, start=time(9),
+                              status=RequestStatus.CONFIRMED)
+    second = factories.request(client=bad, professional=pro, day=day, start=time(14),
+                               status=RequestStatus.CONFIRMED, skill="ironing")
+    third = factories.request(client=ana, day=day, start=time(10))
+    return first, second, third
+
+
+def cells(html: str, row_id: int) -> dict[str, str]:
+    """Return the cells of one list row by column, as the page shows them."""
+    row = re.search(rf'value="{row_id}".*?</tr>', html, re.S).group(0)
+    return dict(re.findall(r'<td class="col-([\w.]+)">(.*?)</td>', row, re.S))
+
+
+def test_list_rows_show_each_column_with_links_and_checkbox(client, logged_in, booked):
+    logged_in("ops_agent")
+    first, second, _ = booked
+    html = client.get("/admin/service_request/?flt0_service_date_between=2030-03-04+to+"
+                      "2030-03-04").get_data(as_text=True)
+    row = cells(html, second.id)
+    assert row["client.name"] == "=cmd|&#39; /C calc&#39;!A0"  # escaped, not markup
+    assert (row["status"], row["skill"], row["window_start"], row["professional.name"]) == (
+        "confirmed", "ironing", "14:00", "Lucía Ferrer")
+    assert row["start_at"] == "2030-03-04 14:00"
+    assert '/admin/service_request/details/?url=' in html
+    assert re.search(rf'href="/admin/service_request/edit/\?url=[^"]*&amp;id={first.id}"', html)
+    assert f'name="rowid" class="action-checkbox" value="{first.id}"' in html
+    assert "List (3)" in html
+
+
+def test_list_rows_follow_the_language(client, make_user, login, booked):
+    login(make_user("ops_agent", locale="es"))
+    first, _, _ = booked
+    html = client.get("/admin/service_request/?flt0_service_date_between=2030-03-04+to+"
+                      "2030-03-04").get_data(as_text=True)
+    row = cells(html, first.id)
+    assert row["status"] == "confirmado"
+    assert row["skill"] == "limpieza"
+
+
+def test_a_count_above_the_cap_is_shown_as_a_floor(client, logged_in, booked, monkeypatch):
+    logged_in("ops_agent")
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    html = client.get("/admin/service_request/?flt0_service_date_between=2030-03-04+to+"
+                      "2030-03-04").get_data(as_text=True)
+    assert "List (2+)" in html
+
+
+def test_export_streams_the_filtered_rows_in_order(client, logged_in, booked):
+    logged_in("ops_agent")
+    first, second, third = booked
+    resp = client.get("/admin/service_request/export/csv/?flt0_service_date_between=2030-03-04+"
+                      "to+2030-03-04&flt1_status_equal=CONFIRMED&sort=0")
+    assert resp.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [int(r["Id"]) for r in rows] == [first.id, second.id]
+    assert rows[0]["Client"] == "Ana Ruiz"
+    assert rows[1]["Client"] == "'=cmd|' /C calc'!A0"  # neutralised formula
+    assert rows[1]["Professional"] == "Lucía Ferrer"
+    assert (rows[1]["Status"], rows[1]["Skill"], rows[1]["Start"]) == (
+        "confirmed", "ironing", "2030-03-04 14:00:00")
+    assert rows[0]["Cancellation Reason"] == ""
+    assert str(third.id) not in {r["Id"] for r in rows}
+
+
+def test_export_reads_columns_or_falls_back_to_objects(app, client, logged_in, booked):
+    """The column path and the model-object path write the same cells."""
+    logged_in("ops_agent")
+    view = next(v for v in app.extensions["admin"][0]._views
+                if getattr(v, "endpoint", None) == "service_request")
+    names = [c[0] for c in view._export_columns]
+    with app.test_request_context("/admin/service_request/export/csv/"):
+        _, query = super(listing.FastListMixin, view).get_list(
+            0, None, False, None, [], execute=False, page_size=0)
+        fast = list(view.export_values(query, names))
+        slow = [[listing.neutralise(view.get_export_value(r, n)) for n in names]
+                for r in view.export_rows(query)]
+    assert view._export_select(names) is not None
+    assert sorted(fast) == sorted(slow)
+    assert len(fast) >= 3
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("-0.376", "-0.376"), ("-12", "-12"), ("=1+2", "'=1+2"), ("-1+2", "'-1+2"),
+    ("+34 600 000 000", "'+34 600 000 000"), ("@SUM(A1)", "'@SUM(A1)"), ("Ana", "Ana"),
+])
+def test_formula_signs_are_neutralised_but_numbers_stay_numbers(value, cell):
+    assert listing.neutralise(value) == cell

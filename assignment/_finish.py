@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import time
 
+from assignment._bound import travel_lower_bound
+from assignment._chains import cover
 from assignment._schedule import Schedule
 from assignment.explain import explain_request
-from assignment.greedy import complete, insert_anywhere, place
+from assignment.greedy import insert_anywhere, place
 from assignment.problem import Plan, compute_score
+
+EXPLAIN_S = 0.02  # about what explaining one uncovered request takes (reasons and a suggestion)
 
 
 def finish(
@@ -16,16 +20,22 @@ def finish(
     status: str,
     started: float,
     eject: bool = True,
-    bound_travel_km: float | None = None,
+    bound: bool = False,
     deadline: float | None = None,
 ) -> Plan:
-    """Return the plan of a schedule, inserting whatever still fits so that the plan is maximal."""
+    """Return the plan of a schedule, inserting whatever still fits so that the plan is maximal.
+
+    eject also covers what ejection chains can (a re-plan; a repair keeps its move budget);
+    bound states a proven lower bound on the travel of plans covering the same services.
+    """
+    insert_anywhere(sched)
     if eject:
-        complete(sched, deadline=deadline)
-    else:
-        insert_anywhere(sched)
+        # the explanations of what stays uncovered must still fit before the deadline
+        left = len(sched.unassigned())
+        cover(sched, deadline=None if deadline is None else deadline - EXPLAIN_S * left - 0.2)
     unassigned = _explain_all(sched)
     assignments = sched.assignments()
+    bound_km = travel_lower_bound(sched.data, sched.assigned()) if bound else None
     return Plan(
         assignments=assignments,
         unassigned=tuple(unassigned),
@@ -33,7 +43,7 @@ def finish(
         solver={
             "status": status,
             "wall_s": round(time.monotonic() - started, 3),
-            "bound_travel_km": bound_travel_km,
+            "bound_travel_km": bound_km,
         },
     )
 

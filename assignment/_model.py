@@ -65,16 +65,19 @@ def improve(
     pros: list[int],
     *,
     time_limit_s: float,
-    workers: int = 2,
+    workers: int = 1,
     grid: int = 15,
     k: int = 0,
     max_moves: int | None = None,
     seed: int = 0,
+    work: float | None = None,
 ) -> bool:
     """Re-place `free` among `pros` with CP-SAT; keep the result only if the exact score is better.
 
     max_moves bounds how many free requests that the current plan gives to some professional may
-    end up with another one (a repair disturbs few clients). Returns whether the schedule changed.
+    end up with another one (a repair disturbs few clients). work bounds CP-SAT's deterministic
+    time: with one worker the answer is then the same however busy the machine is, as long as
+    time_limit_s does not cut in first. Returns whether the schedule changed.
     """
     d = sched.data
     pro_set = set(pros)
@@ -142,6 +145,8 @@ def improve(
     solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
+    if work is not None:
+        solver.parameters.max_deterministic_time = work
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         _restore(sched, free, old)

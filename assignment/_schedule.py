@@ -29,6 +29,12 @@ class Schedule:
         other.week_min = [defaultdict(int, w) for w in self.week_min]
         return other
 
+    def restore(self, saved: Schedule) -> None:
+        """Go back to a copy taken earlier."""
+        self.pro[:], self.start[:] = saved.pro, saved.start
+        self.items[:] = [list(x) for x in saved.items]
+        self.week_min[:] = [defaultdict(int, w) for w in saved.week_min]
+
     # changes ---------------------------------------------------------------------------------
 
     def assign(self, r: int, p: int, t: int) -> None:

@@ -9,17 +9,20 @@ from assignment._schedule import Schedule
 from assignment.greedy import rank
 
 
-def relocate(sched: Schedule, *, deadline: float, k: int, seed: int = 0) -> int:
+def relocate(
+    sched: Schedule, *, deadline: float, k: int, seed: int = 0, only: list[int] | None = None
+) -> int:
     """Move services one at a time to a better professional or slot; return how many moved.
 
     A move must not lower the score in the spec's order: it keeps the current professional and
-    the preferred one where the service has them, and otherwise has to save travel.
+    the preferred one where the service has them, and otherwise has to save travel. only limits
+    the search to some services (those an LNS step just touched).
     """
     data = sched.data
     rng = random.Random(seed)
     moves = 0
     for _ in range(4):
-        order = sched.assigned()
+        order = sched.assigned() if only is None else [r for r in only if sched.pro[r] >= 0]
         rng.shuffle(order)
         improved = 0
         for n, r in enumerate(order):

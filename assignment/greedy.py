@@ -97,22 +97,6 @@ def insert_anywhere(sched: Schedule) -> None:
         place(sched, r, [p for p in data.skilled_by_distance(r) if data.allowed(r, p)])
 
 
-def complete(sched: Schedule, *, deadline: float | None = None, k: int = 8) -> None:
-    """Insert what fits anywhere, then cover more by moving one other request at a time."""
-    data = sched.data
-    insert_anywhere(sched)
-    for _ in range(3):
-        covered = 0
-        for r in sorted(sched.unassigned(), key=lambda r: -data.prio[r]):
-            if deadline is not None and time.monotonic() > deadline:
-                return
-            covered += make_room(sched, r, k=k) is not None
-        if not covered:
-            return
-        # a move can leave room that another unassigned request fits into
-        insert_anywhere(sched)
-
-
 def greedy(problem: Problem, *, k: int = CANDIDATES) -> Plan:
     """Return the greedy plan: current plan kept where it fits, then cheapest insertions."""
     from assignment._finish import finish

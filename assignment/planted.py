@@ -38,6 +38,10 @@ PATTERNS = (
 )
 PATTERN_WEIGHTS = (0.35, 0.3, 0.15, 0.2)
 SPEED_KMH = 25.0
+# weekly caps: the planted minutes rounded up to whole hours (as contracts are), plus 0-2 hours
+CAP_ROUND_MIN = 60
+CAP_SLACK_MIN = (0, 60, 120)
+OVERDRAW = 1.2  # a week is drawn this much fuller: 7-10% of it does not fit its day
 
 
 def _offset(origin: Location, east_km: float, north_km: float) -> Location:
@@ -74,13 +78,16 @@ def _day_of_work(rng, home, shifts, count):
     return out
 
 
-def planted_instance(
-    n_professionals: int, n_requests_approx: int, seed: int = 0
-) -> tuple[Problem, Plan]:
-    """Return a problem whose requests all come from a valid planted plan, and that plan."""
+def planted_instance(n_professionals: int, n_requests: int, seed: int = 0) -> tuple[Problem, Plan]:
+    """Return a problem of n_requests requests from a valid planted plan, and that plan.
+
+    Some planned work does not fit the day it was drawn for, so each week is drawn a little
+    fuller than asked and random services are then dropped down to n_requests (dropping a service
+    keeps a plan valid: the trip that skips it is never longer than the two it replaces).
+    """
     rng = random.Random(seed)
-    per_pro = n_requests_approx / max(1, n_professionals)
-    pros: list[Professional] = []
+    per_pro = OVERDRAW * n_requests / max(1, n_professionals)
+    drafts = []
     services: list[tuple[str, str, datetime, int, Location]] = []  # pro, skill, start, dur, place
     for i in range(n_professionals):
         pid = f"P{i + 1}"
@@ -98,7 +105,7 @@ def planted_instance(
         per_day = [0] * 6
         for _ in range(count):
             per_day[rng.choice(days)] += 1
-        minutes = carry = 0
+        carry = 0
         for day in days:
             todays = [s for s in shifts if s[0].date() == (MONDAY + timedelta(days=day)).date()]
             work = _day_of_work(rng, home, todays, per_day[day] + carry)
@@ -106,18 +113,25 @@ def planted_instance(
             carry = per_day[day] + carry - len(work)
             for start, duration, place in work:
                 services.append((pid, rng.choice(skills), start, duration, place))
-                minutes += duration
-        pros.append(
-            Professional(
-                id=pid,
-                location=home,
-                skills=frozenset(skills),
-                shifts=tuple(Shift(a, b) for a, b in shifts),
-                # contract hours a little above the planted week: tight enough that weekly
-                # hours have to be shared out across days and professionals
-                max_minutes_per_week=-(-minutes // 60) * 60 + rng.choice((0, 60, 120)),
-            )
+        drafts.append((pid, home, skills, shifts))
+    if len(services) > n_requests:
+        services = rng.sample(services, n_requests)
+    minutes: dict[str, int] = {}
+    for pid, _, _, duration, _ in services:
+        minutes[pid] = minutes.get(pid, 0) + duration
+    pros = [
+        Professional(
+            id=pid,
+            location=home,
+            skills=frozenset(skills),
+            shifts=tuple(Shift(a, b) for a, b in shifts),
+            # contracts are in whole hours, a little above the planted week: tight enough that
+            # weekly hours have to be shared out across days and professionals
+            max_minutes_per_week=-(-minutes.get(pid, 0) // CAP_ROUND_MIN) * CAP_ROUND_MIN
+            + rng.choice(CAP_SLACK_MIN),
         )
+        for pid, home, skills, shifts in drafts
+    ]
     rng.shuffle(services)
     requests, plan, clients_of = [], [], {}
     for j, (pid, skill, start, duration, place) in enumerate(services):

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from assignment import service
 from assignment.models import PlanRun, RunStatus
+from backoffice import audit
 from backoffice.models import (
     AuditEvent,
     ProfessionalStatus,
@@ -94,7 +95,7 @@ def test_run_diff_and_publish_in_one_audited_transaction(session, factories):
     events = session.scalars(sa.select(AuditEvent).where(
         AuditEvent.entity == "plan_run", AuditEvent.entity_id == str(run.id))).all()
     assert [(e.action, e.changes["new"]) for e in events] == [("publish_plan", 2)]
-    history = service.audit.history(session, "service_request", rows[0].id)
+    history = audit.history(session, "service_request", rows[0].id)
     assert history[-1].changes["professional_id"] == [None, pro.id]
     with pytest.raises(ValueError, match="only a draft"):
         service.publish(session, run=run)
@@ -167,3 +168,62 @@ def test_what_if_a_demand_spike_adds_requests_in_the_zone(session, factories):
 
     assert result.extra == 2 and result.requests == 2
     assert 0 <= result.extra_covered <= 2
+
+
+def _thursday_after(day):
+    return day + timedelta(days=(3 - day.weekday()) % 7)
+
+
+def test_minutes_worked_earlier_in_the_week_count_against_the_weekly_cap(session, factories):
+    start = _thursday_after(DAY)
+    monday, next_monday = start - timedelta(days=3), start + timedelta(days=4)
+    pro = factories.professional(max_minutes_per_week=600)
+    factories.request(day=monday, professional=pro, duration_min=240, status=RequestStatus.DONE)
+    factories.request(day=monday + timedelta(days=1), professional=pro, duration_min=180)
+    factories.request(day=monday, professional=pro, start=time(14), status=RequestStatus.CANCELLED,
+                      cancellation_reason="x")  # not worked: does not count
+    thursday = [factories.request(day=start, start=time(h)) for h in (9, 12)]
+    later = factories.request(day=next_monday)
+
+    run = service.run_plan(session, start=start, days=5, now=datetime.combine(start, time()),
+                           time_limit_s=2)
+
+    # 420 minutes worked leave 180 of the 600 this week: one 120-minute service, not two;
+    # next week the cap is whole again
+    given = {a["request"] for a in run.plan["assignments"]}
+    assert len(given & {f"R{r.id}" for r in thursday}) == 1 and f"R{later.id}" in given
+    (left,) = run.plan["unassigned"]
+    assert left["reasons"] == [{"professional": f"P{pro.id}", "rule": "weekly_hours"}]
+    assert run.score["requests"] == 3 and run.score["covered"] == 2  # the worked block is not shown
+    assert all(a["request"].startswith("R") for a in run.plan["assignments"])
+
+
+def test_a_week_already_worked_in_full_leaves_no_shift_that_week(session, factories):
+    start = _thursday_after(DAY)
+    pro = factories.professional(max_minutes_per_week=300)
+    factories.request(day=start - timedelta(days=2), professional=pro, duration_min=300)
+    factories.request(day=start)
+
+    problem = service.build_problem(session, start=start, days=5,
+                                    now=datetime.combine(start, time())).problem
+
+    (plain,) = problem.professionals
+    assert {s.start.date() for s in plain.shifts} == {start + timedelta(days=4)}  # next Monday
+    assert [r.id[0] for r in problem.requests] == ["R"]
+
+
+def test_a_block_holds_minutes_worked_and_under_way_at_the_weeks_first_minute(session, factories):
+    start = _thursday_after(DAY)
+    now = datetime.combine(start, time(11))
+    pro = factories.professional(max_minutes_per_week=2400)
+    factories.request(day=start - timedelta(days=1), professional=pro, duration_min=90)
+    factories.request(day=start, professional=pro, start=time(10), duration_min=120,
+                      status=RequestStatus.IN_PROGRESS)
+
+    problem = service.build_problem(session, start=start, days=2, now=now).problem
+
+    block = next(r for r in problem.requests if r.id.startswith("W"))
+    first_minute = datetime.combine(start - timedelta(days=3), time())
+    assert (block.duration_min, block.required_professional) == (210, f"P{pro.id}")
+    assert block.window_start == block.window_end == first_minute
+    assert [(a.request, a.start) for a in problem.current_plan] == [(block.id, first_minute)]

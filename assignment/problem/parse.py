@@ -1,166 +1,28 @@
-"""Plain data for the assignment problem and plan, and their JSON exchange format (version 1)."""
+"""Strict reading of the JSON exchange format: the first offending field is named."""
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-EARTH_RADIUS_KM = 6371.0088
-TIME_FORMAT = "%Y-%m-%dT%H:%M"
+from assignment.problem.data import (
+    TIME_FORMAT,
+    Assignment,
+    Location,
+    Plan,
+    Problem,
+    ProblemError,
+    Professional,
+    Reason,
+    Request,
+    Score,
+    Shift,
+    Unassigned,
+)
+
 _TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-
-
-class ProblemError(ValueError):
-    """A problem or plan that breaks the exchange format, naming the first offending field."""
-
-    def __init__(self, field_path: str, message: str) -> None:
-        super().__init__(f"{field_path}: {message}")
-        self.field_path = field_path
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True, slots=True)
-class Shift:
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Professional:
-    id: str
-    location: Location
-    skills: frozenset[str]
-    shifts: tuple[Shift, ...]
-    max_minutes_per_week: int
-    excluded_clients: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    id: str
-    client: str
-    location: Location
-    skill: str
-    window_start: datetime
-    window_end: datetime
-    duration_min: int
-    priority: int = 1
-    preferred_professional: str | None = None
-    required_professional: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    request: str
-    professional: str
-    start: datetime
-
-
-@dataclass(frozen=True)
-class Problem:
-    professionals: tuple[Professional, ...]
-    requests: tuple[Request, ...]
-    speed_kmh: float = 25.0
-    current_plan: tuple[Assignment, ...] = ()
-    version: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    professional: str | None
-    rule: str
-    detail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Unassigned:
-    request: str
-    reasons: tuple[Reason, ...] = ()
-    suggestion: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Score:
-    covered_priority: int
-    covered: int
-    requests: int
-    moved: int
-    preferences_honoured: int
-    travel_km: float
-
-    def key(self) -> tuple[int, int, int, float]:
-        """Return a tuple that sorts better plans higher (the spec's lexicographic order)."""
-        return (self.covered_priority, -self.moved, self.preferences_honoured, -self.travel_km)
-
-
-@dataclass(frozen=True)
-class Plan:
-    assignments: tuple[Assignment, ...]
-    unassigned: tuple[Unassigned, ...]
-    score: Score
-    solver: dict[str, Any] = field(default_factory=dict)
-
-
-def haversine_km(a: Location, b: Location) -> float:
-    """Return the great-circle distance between two places in km."""
-    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
-    dlat = lat2 - lat1
-    dlon = math.radians(b.lon - a.lon)
-    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def travel_minutes(km: float, speed_kmh: float) -> int:
-    """Return the whole minutes needed to travel km at speed_kmh, rounded up."""
-    return math.ceil(km * 60 / speed_kmh)
-
-
-def format_time(t: datetime) -> str:
-    """Format a time as YYYY-MM-DDTHH:MM."""
-    return t.strftime(TIME_FORMAT)
-
-
-def compute_score(problem: Problem, assignments: tuple[Assignment, ...] | list) -> Score:
-    """Compute the score of a set of assignments (assumed to name known ids)."""
-    requests = {r.id: r for r in problem.requests}
-    pros = {p.id: p for p in problem.professionals}
-    current = {a.request: a.professional for a in problem.current_plan}
-    given = {a.request: a.professional for a in assignments}
-    moved = sum(1 for rid, pid in current.items() if given.get(rid) != pid)
-    honoured = sum(
-        1 for a in assignments if requests[a.request].preferred_professional == a.professional
-    )
-    days: dict[tuple[str, Any], list[Assignment]] = {}
-    for a in assignments:
-        days.setdefault((a.professional, a.start.date()), []).append(a)
-    travel = 0.0
-    for (pid, _), services in days.items():
-        here = pros[pid].location
-        for a in sorted(services, key=lambda s: s.start):
-            there = requests[a.request].location
-            travel += haversine_km(here, there)
-            here = there
-        travel += haversine_km(here, pros[pid].location)
-    return Score(
-        covered_priority=sum(requests[a.request].priority for a in assignments),
-        covered=len(assignments),
-        requests=len(problem.requests),
-        moved=moved,
-        preferences_honoured=honoured,
-        travel_km=round(travel, 2),
-    )
-
-
-# --- strict JSON parsing -------------------------------------------------------------------------
 
 
 def _get(obj: dict, key: str, path: str, *, required: bool = True, default: Any = None) -> Any:
@@ -346,84 +208,6 @@ def parse_problem(data: Any) -> Problem:
         speed_kmh=speed,
         current_plan=tuple(current),
     )
-
-
-def _location_json(loc: Location) -> dict:
-    return {"lat": loc.lat, "lon": loc.lon}
-
-
-def _assignment_json(a: Assignment) -> dict:
-    return {"request": a.request, "professional": a.professional, "start": format_time(a.start)}
-
-
-def problem_to_json(problem: Problem) -> dict:
-    """Return the version-1 JSON document of a problem."""
-    return {
-        "version": 1,
-        "travel": {"speed_kmh": problem.speed_kmh},
-        "professionals": [
-            {
-                "id": p.id,
-                "location": _location_json(p.location),
-                "skills": sorted(p.skills),
-                "shifts": [
-                    {"start": format_time(s.start), "end": format_time(s.end)} for s in p.shifts
-                ],
-                "max_minutes_per_week": p.max_minutes_per_week,
-                "excluded_clients": sorted(p.excluded_clients),
-            }
-            for p in problem.professionals
-        ],
-        "requests": [
-            {
-                "id": r.id,
-                "client": r.client,
-                "location": _location_json(r.location),
-                "skill": r.skill,
-                "window_start": format_time(r.window_start),
-                "window_end": format_time(r.window_end),
-                "duration_min": r.duration_min,
-                "priority": r.priority,
-                "preferred_professional": r.preferred_professional,
-                "required_professional": r.required_professional,
-            }
-            for r in problem.requests
-        ],
-        "current_plan": [_assignment_json(a) for a in problem.current_plan],
-    }
-
-
-def _reason_json(reason: Reason) -> dict:
-    out: dict[str, Any] = {"professional": reason.professional, "rule": reason.rule}
-    if reason.detail is not None:
-        out["detail"] = reason.detail
-    return out
-
-
-def plan_to_json(plan: Plan) -> dict:
-    """Return the version-1 JSON document of a plan."""
-    s = plan.score
-    return {
-        "version": 1,
-        "assignments": [_assignment_json(a) for a in plan.assignments],
-        "unassigned": [
-            {
-                "request": u.request,
-                "reasons": [_reason_json(r) for r in u.reasons],
-                "suggestion": u.suggestion,
-            }
-            for u in plan.unassigned
-        ],
-        "score": {
-            "covered_priority": s.covered_priority,
-            "covered": s.covered,
-            "requests": s.requests,
-            "moved": s.moved,
-            "preferences_honoured": s.preferences_honoured,
-            "travel_km": s.travel_km,
-        },
-        "solver": dict(plan.solver),
-    }
 
 
 def parse_plan(data: Any) -> Plan:

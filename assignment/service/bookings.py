@@ -1,0 +1,256 @@
+"""Writing bookings: the double-booking guard, agents' pin/unassign/swap, lost bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, selectinload
+
+from assignment.service.rows import (
+    ACTIVE,
+    HORIZON_DAYS,
+    PLANNED,
+    available_shifts,
+    booking,
+)
+from backoffice import audit
+from backoffice.models import Professional, ProfessionalStatus, RequestStatus, ServiceRequest
+from backoffice.services.professionals import shifts_on
+
+GUARD_NAMES = ("service_request_no_double_booking", "double booking:")
+
+
+def apply_bookings(
+    session: Session, targets: dict[int, tuple[ServiceRequest, tuple | None, bool]]
+) -> None:
+    """Write new bookings; rows are first released so that a chain of moves never clashes midway."""
+    session.flush()
+    tried = [(rid, t[0], t[1], t[1] + timedelta(minutes=row.duration_min))
+             for rid, (row, t, _p) in targets.items() if t is not None]
+    # rows changing professional are released by professional, rows keeping theirs by time;
+    # Core statements, so the ORM flush below still writes (and audits) each old -> new once
+    repro = [rid for rid, (row, t, _p) in targets.items()
+             if row.professional_id is not None and (t is None or t[0] != row.professional_id)]
+    retime = [rid for rid, (row, t, _p) in targets.items()
+              if row.professional_id is not None and t is not None and t[0] == row.professional_id
+              and t[1] != row.start_at]
+    try:
+        with session.begin_nested():
+            for ids, values in ((repro, {"professional_id": None}),
+                                (retime, {"start_at": None, "end_at": None})):
+                if ids:
+                    session.execute(sa.update(ServiceRequest).where(ServiceRequest.id.in_(ids))
+                                    .values(**values)
+                                    .execution_options(synchronize_session=False))
+            for row, target, pinned in targets.values():
+                _set_booking(row, target, pinned)
+            session.flush()
+    except sa.exc.IntegrityError as exc:
+        message = double_booking_message(session, exc, tried=tried)
+        raise ValueError(message or f"professional: {exc.orig}") from exc
+
+
+def _set_booking(row: ServiceRequest, target: tuple | None, pinned: bool) -> None:
+    old_pro = row.professional_id
+    if target is None:
+        row.professional_id, row.start_at, row.end_at = None, None, None
+        row.pinned = False
+        if row.status in (RequestStatus.ASSIGNED, RequestStatus.CONFIRMED):
+            row.status = RequestStatus.NEW
+    else:
+        pro_id, start_at = target
+        if row.status == RequestStatus.NEW or (
+                row.status == RequestStatus.CONFIRMED and old_pro != pro_id):
+            row.status = RequestStatus.ASSIGNED  # a new professional confirms again
+        row.professional_id, row.start_at = pro_id, start_at
+        row.end_at = start_at + timedelta(minutes=row.duration_min)
+        row.pinned = pinned
+
+
+@event.listens_for(Session, "before_flush")
+def _note_bookings(session: Session, _ctx, _instances) -> None:
+    # kept until the flush succeeds: a failed commit expires the rows, and the message needs them
+    tried = []
+    for o in list(session.new) + list(session.dirty):
+        if isinstance(o, ServiceRequest) and o.start_at and o.end_at:
+            pro = o.__dict__.get("professional")  # a form sets the relation, not yet the key
+            pro_id = pro.id if pro is not None else o.professional_id
+            if pro_id is not None:
+                tried.append((o.id, pro_id, o.start_at, o.end_at))
+    session.info["bookings_tried"] = tried
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _forget_bookings(session: Session, _ctx) -> None:
+    session.info.pop("bookings_tried", None)
+
+
+def is_double_booking(exc: BaseException) -> bool:
+    """Tell whether a database error is the double-booking guard refusing a write."""
+    text = str(getattr(exc, "orig", exc))
+    return isinstance(exc, sa.exc.IntegrityError) and any(g in text for g in GUARD_NAMES)
+
+
+def conflict(session: Session, *, professional_id: int, start_at: datetime, end_at: datetime,
+             exclude_id: int | None = None) -> str | None:
+    """Return "<pro> is already booked 09:00–11:00 for request #123" if the slot clashes."""
+    other = session.scalars(
+        sa.select(ServiceRequest).where(
+            ServiceRequest.professional_id == professional_id,
+            ServiceRequest.status.in_(ACTIVE), ServiceRequest.id != (exclude_id or -1),
+            ServiceRequest.start_at < end_at, ServiceRequest.end_at > start_at,
+        ).order_by(ServiceRequest.start_at).limit(1)
+    ).first()
+    if other is None:
+        return None
+    name = session.scalar(sa.select(Professional.name).where(Professional.id == professional_id))
+    return (f"{name} is already booked {other.start_at:%H:%M}–{other.end_at:%H:%M} "
+            f"on {other.start_at:%d/%m} for request #{other.id}")
+
+
+def double_booking_message(session: Session, exc: BaseException, *,
+                           tried: list[tuple] | None = None) -> str | None:
+    """Turn the guard's error into a message naming the clash (rolls a failed session back).
+
+    tried lists (request id, professional id, start, end) of the writes attempted; by default
+    the bookings of the session's failed flush.
+    """
+    if not is_double_booking(exc):
+        return None
+    if tried is None:
+        tried = session.info.get("bookings_tried", [])
+    if not session.is_active:
+        session.rollback()
+    for rid, pro_id, start_at, end_at in tried:
+        message = conflict(session, professional_id=pro_id, start_at=start_at, end_at=end_at,
+                           exclude_id=rid)
+        if message:
+            return message
+    return "professional: already booked at that time (another agent booked them just now)"
+
+
+# --- agents' manual bookings: pin, unassign, swap ------------------------------------------------
+
+
+def _check_fit(session: Session, *, row: ServiceRequest, pro: Professional,
+               start_at: datetime) -> None:
+    if row.status not in PLANNED:
+        raise ValueError(f"status: a {row.status} service cannot be rebooked")
+    if pro.status != ProfessionalStatus.APPROVED:
+        raise ValueError(f"professional: {pro.name} is {pro.status}, not approved")
+    if row.skill not in pro.skill_list:
+        raise ValueError(f"professional: {pro.name} does not do {row.skill}")
+    if row.client_id in {c.id for c in pro.excluded_clients}:
+        raise ValueError(f"professional: {pro.name} does not work for this client")
+    if start_at.date() != row.service_date or not (
+            row.window_start <= start_at.time() <= row.window_end):
+        raise ValueError(f"start_at: the client's window is {row.window_start:%H:%M}–"
+                         f"{row.window_end:%H:%M} on {row.service_date:%d/%m}")
+    end_at = start_at + timedelta(minutes=row.duration_min)
+    shifts = shifts_on(pro, row.service_date)
+    if not any(s0 <= start_at and end_at <= s1 for s0, s1 in shifts):
+        hours = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in shifts) or "no hours (day off)"
+        raise ValueError(f"start_at: {pro.name} works {hours} on {row.service_date:%d/%m}; "
+                         f"the service would run {start_at:%H:%M}–{end_at:%H:%M}")
+    clash = conflict(session, professional_id=pro.id, start_at=start_at, end_at=end_at,
+                     exclude_id=row.id)
+    if clash:
+        raise ValueError(f"professional: {clash}")
+
+
+def _audit_booking(session: Session, action: str, row: ServiceRequest, **changes) -> None:
+    audit.record(session, action=action, entity="service_request", entity_id=row.id,
+                 changes={k: audit._plain(v) for k, v in changes.items()})
+
+
+def pin(session: Session, *, request: ServiceRequest, professional: Professional,
+        start_at: datetime) -> ServiceRequest:
+    """Book a professional for a service by hand; later plans keep it."""
+    _check_fit(session, row=request, pro=professional, start_at=start_at)
+    apply_bookings(session, {request.id: (request, (professional.id, start_at), True)})
+    _audit_booking(session, "pin", request, professional=professional.id, start_at=start_at)
+    return request
+
+
+def keep(session: Session, *, request: ServiceRequest) -> ServiceRequest:
+    """Pin a service's current booking so later plans keep it."""
+    if booking(request) is None or request.status not in PLANNED:
+        raise ValueError("professional: only a booked service can be pinned")
+    request.pinned = True
+    session.flush()
+    return request
+
+
+def unassign(session: Session, *, request: ServiceRequest) -> ServiceRequest:
+    """Release a service's professional; it goes back to the services to cover."""
+    if request.status not in PLANNED:
+        raise ValueError(f"status: a {request.status} service cannot be unassigned")
+    apply_bookings(session, {request.id: (request, None, False)})
+    _audit_booking(session, "unassign", request)
+    return request
+
+
+def swap(session: Session, *, first: ServiceRequest, second: ServiceRequest) -> None:
+    """Exchange the professionals of two booked services, each keeping its start; both pinned."""
+    a, b = booking(first), booking(second)
+    if a is None or b is None or first.id == second.id:
+        raise ValueError("request: choose two different booked services to swap")
+    pros = {p.id: p for p in session.scalars(
+        sa.select(Professional).where(Professional.id.in_([a[0], b[0]]))
+        .options(selectinload(Professional.shifts), selectinload(Professional.time_off),
+                 selectinload(Professional.excluded_clients)))}
+    targets = {first.id: (first, (b[0], a[1]), True), second.id: (second, (a[0], b[1]), True)}
+    for row, (pro_id, start_at), _ in targets.values():
+        pro = pros[pro_id]
+        if row.skill not in pro.skill_list or row.client_id in {c.id for c in pro.excluded_clients}:
+            raise ValueError(f"professional: {pro.name} cannot take request #{row.id}")
+        end_at = start_at + timedelta(minutes=row.duration_min)
+        if not any(s0 <= start_at and end_at <= s1 for s0, s1 in shifts_on(pro, row.service_date)):
+            raise ValueError(f"start_at: {pro.name} does not work {start_at:%H:%M}–{end_at:%H:%M}"
+                             f" on {row.service_date:%d/%m} (request #{row.id})")
+    apply_bookings(session, targets)
+    audit.record(session, action="swap", entity="service_request", entity_id=first.id,
+                 changes={"with": second.id})
+
+
+
+# --- bookings a professional can no longer hold -------------------------------------------------
+
+
+def affected_bookings(session: Session, *, now: datetime, days: int = HORIZON_DAYS,
+                      professional_id: int | None = None) -> list[ServiceRequest]:
+    """Return the coming bookings whose professional is suspended, off, or out of shift."""
+    q = sa.select(ServiceRequest).where(
+        ServiceRequest.service_date >= now.date(),
+        ServiceRequest.service_date < now.date() + timedelta(days=days),
+        ServiceRequest.status.in_((RequestStatus.ASSIGNED, RequestStatus.CONFIRMED)),
+        ServiceRequest.professional_id.is_not(None), ServiceRequest.start_at >= now,
+    ).order_by(ServiceRequest.start_at, ServiceRequest.id)
+    if professional_id is not None:
+        q = q.where(ServiceRequest.professional_id == professional_id)
+    rows = list(session.scalars(q))
+    pros = {p.id: p for p in session.scalars(
+        sa.select(Professional).where(Professional.id.in_({r.professional_id for r in rows}))
+        .options(selectinload(Professional.shifts), selectinload(Professional.time_off)))}
+    out = []
+    for r in rows:
+        pro = pros[r.professional_id]
+        if r.end_at is None or not any(s0 <= r.start_at and r.end_at <= s1 for s0, s1 in
+                                       available_shifts(pro, r.service_date)):
+            out.append(r)
+    return out
+
+
+def professional_unavailable(session: Session, *, professional_id: int, now: datetime) -> int:
+    """Note that a professional stopped working (suspended, off); return the services to move.
+
+    Called from web requests (vetting, the professional form): it only counts and audits; the
+    scheduler's replan_affected job moves the services within seconds.
+    """
+    n = len(affected_bookings(session, now=now, professional_id=professional_id))
+    if n:
+        audit.record(session, action="replan_requested", entity="professional",
+                     entity_id=professional_id, changes={"services": n})
+    return n

@@ -1,0 +1,110 @@
+"""Plan runs: solve the horizon into a draft, then publish it in one audited transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from assignment import solver
+from assignment.models import PlanRun, RunKind, RunStatus
+from assignment.problem import (
+    format_time,
+    parse_plan,
+    plan_to_json,
+)
+from assignment.service.bookings import apply_bookings
+from assignment.service.diff import (
+    Diff,
+    compare,
+)
+from assignment.service.rows import (
+    HORIZON_DAYS,
+    PLANNED,
+    build_problem,
+    pro_key,
+    req_key,
+)
+from assignment.service.worked import without_blocks
+from backoffice import audit
+from backoffice.db import utcnow
+
+
+def run_plan(
+    session: Session, *, start: date, days: int = HORIZON_DAYS, now: datetime | None = None,
+    time_limit_s: float = 20.0, kind: RunKind = RunKind.MANUAL, repair: bool = False,
+    config=None,
+) -> PlanRun:
+    """Solve the horizon (or repair the current plan) and store the result as a draft run."""
+    built = build_problem(session, start=start, days=days, now=now,
+                          speed_kmh=float((config or {}).get("TRAVEL_SPEED_KMH", 25.0)))
+    if repair:
+        plan = solver.repair(built.problem, time_limit_s=time_limit_s)
+    else:
+        plan = solver.solve(built.problem, time_limit_s=time_limit_s)
+    plan = without_blocks(built.problem, plan)
+    actor = audit.current_actor()
+    run = PlanRun(
+        created_by=actor.label, created_by_id=actor.id, kind=kind, horizon_start=start,
+        horizon_days=days, status=RunStatus.DRAFT, wall_s=float(plan.solver.get("wall_s") or 0),
+        time_limit_s=time_limit_s, score=plan_to_json(plan)["score"], plan=plan_to_json(plan),
+        base=built.base,
+    )
+    run.diff_counts = compare(session, plan=plan).counts()
+    session.add(run)
+    session.flush()
+    return run
+
+
+def publish(session: Session, *, run: PlanRun, now: datetime | None = None) -> Diff:
+    """Write a draft run's plan into the bookings in one transaction, audited."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(PlanRun.id).where(PlanRun.id == run.id).with_for_update())
+        session.refresh(run)
+    if run.status != RunStatus.DRAFT:
+        raise ValueError(f"status: run #{run.id} is {run.status}, only a draft can be published")
+    plan = parse_plan(run.plan)
+    diff = compare(session, plan=plan)
+    stale = []
+    for ch in diff.changes() + diff.uncovered:
+        was = run.base.get(req_key(ch.request.id))
+        is_ = [pro_key(ch.before[0]), format_time(ch.before[1])] if ch.before else None
+        if ch.request.status not in PLANNED or is_ != was:
+            stale.append(ch.request.id)
+    if stale:
+        shown = ", ".join(f"#{i}" for i in stale[:5])
+        raise ValueError(f"plan: {len(stale)} services changed since this plan was computed "
+                         f"({shown}); run a new plan")
+    # a pin survives a new start time with its professional, not a new professional
+    apply_bookings(session, {ch.request.id: (ch.request, ch.after, bool(
+        ch.request.pinned and ch.before and ch.after and ch.before[0] == ch.after[0]))
+        for ch in diff.changes()})
+    run.status = RunStatus.PUBLISHED
+    run.decided_at = utcnow()
+    run.decided_by = audit.current_actor().label
+    run.diff_counts = diff.counts()
+    session.flush()
+    audit.record(session, action="publish_plan", entity="plan_run", entity_id=run.id,
+                 changes=diff.counts(), note=f"score {run.score}")
+    return diff
+
+
+def discard(session: Session, *, run: PlanRun) -> PlanRun:
+    """Set a draft run aside without touching any booking."""
+    if run.status != RunStatus.DRAFT:
+        raise ValueError(f"status: run #{run.id} is {run.status}, only a draft can be discarded")
+    run.status = RunStatus.DISCARDED
+    run.decided_at, run.decided_by = utcnow(), audit.current_actor().label
+    session.flush()
+    audit.record(session, action="discard_plan", entity="plan_run", entity_id=run.id)
+    return run
+
+
+
+def latest_run(session: Session, *, status: RunStatus | None = None) -> PlanRun | None:
+    """Return the newest run that was not discarded (or with the given status)."""
+    q = sa.select(PlanRun).order_by(PlanRun.id.desc()).limit(1)
+    q = q.where(PlanRun.status == status) if status else q.where(
+        PlanRun.status != RunStatus.DISCARDED)
+    return session.scalars(q).first()

@@ -1,49 +1,37 @@
 """What a dunning step does to an invoice once its charge (if any) has an answer."""
 
 from datetime import datetime, timedelta
-from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from backoffice import mail
 from backoffice.models import Client, ClientStatus, Task
 from backoffice.services import clients as client_service
 from billing import policy, service
-from billing.gateway import SUCCEEDED, ChargeResult
+from billing.gateway import NOT_CHARGED, SUCCEEDED, ChargeResult
 from billing.models import CHASEABLE, Invoice, InvoiceStatus, PaymentAttempt
+from billing.service import money
+
+__all__ = ["money", "complete_step", "record_lost_answer", "create_call_task"]
 
 CARD_MAILS = {"payment_failed", "reminder"}
 
 
-def money(cents: int, currency: str = "eur") -> str:
-    """Format cents as Spanish finance writes them: 1.234,56 €."""
-    whole, frac = divmod(abs(cents), 100)
-    text = f"{whole:,}".replace(",", ".") + f",{frac:02d}"
-    symbol = "€" if currency.lower() == "eur" else currency.upper()
-    return f"{'-' if cents < 0 else ''}{text} {symbol}"
-
-
-def complete_step(session: Session, inv: Invoice, step: policy.Step, *, now: datetime,
-                  charge: ChargeResult | None, amount_cents: int | None = None,
-                  note: str | None = None, later: list | None = None,
-                  seen_references: set[str] | None = None) -> None:
+def complete_step(batch, inv, step: policy.Step, *, charge: ChargeResult | None,
+                  amount_cents: int | None = None, note: str | None = None) -> None:
     """Record the charge's answer, then mail, call, hold or close as the step says.
 
-    With later, the mail is appended there as a callable: a pass queues a batch's mails after
-    one flush of the batch instead of one flush of everything pending per mail.
+    inv is a pass's plain invoice row and batch the pass's batch (billing.batch): the changes
+    are written with the batch's other invoices.
     """
-    day = step.day
+    session, now, day = batch.session, batch.now, step.day
     if charge is not None:
         if charge.status == SUCCEEDED:
             service.log(session, inv, "attempt", day=day, amount_cents=amount_cents, at=now,
                         detail=f"succeeded ({charge.payment_intent_id})")
             if inv.status == InvoiceStatus.IN_DUNNING:
                 inv.dunning_day = day
-            service.record_payment(session, invoice=inv, amount_cents=amount_cents or 0,
-                                   method="card", reference=charge.payment_intent_id,
-                                   received_on=now.date(), flush=False,
-                                   seen_references=seen_references, at=now)
+            record_card_payment(batch, inv, charge, amount_cents=amount_cents or 0)
             return
         code = charge.decline_code or "declined"
         inv.last_decline_code = code
@@ -61,46 +49,68 @@ def complete_step(session: Session, inv: Invoice, step: policy.Step, *, now: dat
         inv.entered_dunning_cents = inv.due_cents
         service.log(session, inv, "status", day=day, at=now, detail="open → in_dunning")
     inv.dunning_day = day
-    client = inv.client
     template = step.mail_template
     if inv.hard_declined and (step.retry or template in CARD_MAILS):
         template = "card_update"
     if template:
-        mail_it = partial(send_mail, session, inv, client, template=template, day=day, now=now)
-        if later is not None:
-            later.append(mail_it)
-        else:
-            mail_it()
+        send_mail(batch, inv, template=template, day=day)
     if step.call_task:
-        create_call_task(session, inv, client, now=now)
-    if step.hold_bookings and client.status == ClientStatus.ACTIVE:
-        client_service.set_status(session, client=client, status=ClientStatus.BLOCKED)
-        service.log(session, inv, "hold", day=day, at=now, detail="new bookings held")
+        create_call_task(session, inv, session.get(Client, inv.client_id), now=now)
+    if step.hold_bookings:
+        client = session.get(Client, inv.client_id)
+        if client.status == ClientStatus.ACTIVE:
+            client_service.set_status(session, client=client, status=ClientStatus.BLOCKED)
+            service.log(session, inv, "hold", day=day, at=now, detail="new bookings held")
     if step.close_uncollectible:
         inv.status = InvoiceStatus.UNCOLLECTIBLE
         service.log(session, inv, "status", day=day, at=now,
                     detail="in_dunning → uncollectible; write-off needs two finance users")
 
 
-def send_mail(session: Session, inv: Invoice, client: Client, *, template: str, day: int,
-              now: datetime) -> None:
-    """Queue a dunning mail once per invoice and step, in the client's language."""
-    if not client.email:
-        service.log(session, inv, "mail_skipped", day=day, at=now, detail="client has no email")
+def record_card_payment(batch, inv, charge: ChargeResult, *, amount_cents: int) -> None:
+    """Record a card charge's money once, whether the pass or a webhook saw it first."""
+    ref = charge.payment_intent_id
+    if ref and ref in batch.seen_references:
         return
-    lang = client.language if client.language in ("es", "en") else "es"
-    context = {
+    batch.add_payment(service.apply_payment(
+        batch.session, inv, amount_cents=amount_cents, method="card", reference=ref,
+        received_on=batch.now.date(), at=batch.now))
+
+
+def record_lost_answer(batch, inv, day: int, charge: ChargeResult, *, amount_cents: int) -> None:
+    """Record what became of a charge whose answer was lost, on an invoice settled meanwhile.
+
+    Nothing else happens: no mail, no next step. Money it took anyway is recorded, and an
+    invoice paid twice shows the overpayment, with a task for finance to refund it.
+    """
+    if charge.status == SUCCEEDED:
+        service.log(batch.session, inv, "attempt", day=day, amount_cents=amount_cents,
+                    at=batch.now,
+                    detail=f"answer looked up: succeeded ({charge.payment_intent_id})")
+        record_card_payment(batch, inv, charge, amount_cents=amount_cents)
+        return
+    if charge.decline_code == NOT_CHARGED:
+        detail = "answer looked up: never charged; the invoice was settled another way"
+    else:
+        detail = f"answer looked up: failed: {charge.decline_code or 'declined'}"
+    service.log(batch.session, inv, "attempt", day=day, amount_cents=amount_cents, at=batch.now,
+                detail=detail)
+
+
+def send_mail(batch, inv, *, template: str, day: int) -> None:
+    """Queue a dunning mail once per invoice and step, in the client's language."""
+    client = inv.client
+    if not client.email:
+        service.log(batch.session, inv, "mail_skipped", day=day, at=batch.now,
+                    detail="client has no email")
+        return
+    batch.mail(inv, template=template, day=day, context={
         "client_name": client.name, "invoice_code": inv.code,
         "amount": money(inv.due_cents, inv.currency), "due_on": inv.due_on.isoformat(),
-        "days_overdue": policy.days_overdue(inv.due_on, now.date()),
+        "days_overdue": policy.days_overdue(inv.due_on, batch.now.date()),
         "decline_code": inv.last_decline_code or "",
         "hold_on": (inv.due_on + timedelta(days=30)).isoformat(),
-    }
-    msg = mail.enqueue(session, to=client.email, template=f"billing/{template}", lang=lang,
-                       context=context, entity="billing_invoice", entity_id=inv.id,
-                       dedup_key=f"dunning:inv{inv.id}:day{day}")
-    if msg is not None:
-        service.log(session, inv, "mail", day=day, at=now, detail=f"{template} to {client.email}")
+    })
 
 
 def create_call_task(session: Session, inv: Invoice, client: Client, *, now: datetime) -> None:
@@ -136,6 +146,6 @@ def create_call_task(session: Session, inv: Invoice, client: Client, *, now: dat
     session.add(Task(role="ops_agent", kind="dunning_call",
                      title=f"Call {client.name} about {inv.code} ({money(inv.due_cents)})",
                      details=details, entity="billing_invoice", entity_id=str(inv.id),
-                     dedup_key=key, due_at=now))
+                     dedup_key=key, due_at=service.to_utc(now)))
     service.log(session, inv, "call_task", day=policy.days_overdue(inv.due_on, now.date()),
                 at=now, detail="outbound call for an ops agent")

@@ -4,7 +4,11 @@ A pass commits in three phases per batch so that a crash or a lost Stripe answer
 twice: (1) claim the invoices (row locks) and write the step and the attempt with its
 idempotency key; commit. (2) call Stripe from a bounded thread pool, no database work.
 (3) record each answer; commit. An attempt whose answer was lost stays pending and the next pass
-looks it up at Stripe before charging again with the same key.
+looks it up at Stripe before charging again with the same key; if the invoice was settled
+another way meanwhile, the pass only looks it up and records what really happened.
+
+Invoices travel through a pass as plain rows written in one statement per table and batch
+(billing.batch): the ORM's per-object bookkeeping was most of a pass's CPU.
 """
 
 import contextlib
@@ -12,26 +16,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
+from itertools import chain
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm import Session
 
 from backoffice.db import utcnow
 from billing import actions, policy, service
-from billing.gateway import ERROR, FAILED, SUCCEEDED, ChargeResult, Gateway
-from billing.models import (
-    CHASEABLE,
-    AttemptStatus,
-    DunningStep,
-    Invoice,
-    Payment,
-    PaymentAttempt,
-    SavedCard,
-    StepRun,
-)
+from billing.batch import ATTEMPT, INVOICE, PAYMENT, RUN, Batch, InvoiceRow, claims, select_rows
+from billing.gateway import ERROR, FAILED, NOT_CHARGED, SUCCEEDED, ChargeResult, Gateway
+from billing.models import CHASEABLE, AttemptStatus, DunningStep
 
 PASS_LOCK_KEY = 0x0B111_D0E  # pg advisory lock id of the dunning pass
 STALE_CLAIM = timedelta(minutes=10)  # a pass that claimed and died longer ago than this
@@ -44,6 +40,7 @@ class PassResult:
     paid: int = 0
     failed: int = 0
     errors: int = 0
+    looked_up: int = 0  # lost answers on invoices settled meanwhile, looked up at Stripe
     skipped_locked: bool = False
     resumed: int = 0
     per_invoice_s: list[float] = field(default_factory=list)
@@ -59,7 +56,6 @@ class PassResult:
 @dataclass
 class _Charge:
     invoice_id: int
-    attempt_id: int
     day: int
     key: str
     amount_cents: int
@@ -67,9 +63,9 @@ class _Charge:
     customer: str
     payment_method: str
     look_up_first: bool
-    run_id: int | None = None
     tries: int = 0
-    find_only: bool = False  # the amount due changed since: never re-send the old amount
+    find_only: bool = False  # never (re)send: the amount due changed, or the invoice is settled
+    settled: bool = False  # settled another way meanwhile: record what happened, nothing more
 
 
 def load_policy(session: Session) -> tuple[policy.Step, ...]:
@@ -126,14 +122,12 @@ def run_pass(*, session: Session, now: datetime, gateway: Gateway,
         call = partial(_call, gateway)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stripe") as pool:
             # A pipeline: while Stripe answers one batch, the next is claimed and written.
-            last_id, inflight = 0, None
-            while True:
-                invoices = _claim(session, today=today, after_id=last_id, limit=batch)
+            inflight = None
+            for rows in chain(claims(session, today=today, size=batch), [None]):
                 ahead = None
-                if invoices:
-                    last_id = invoices[-1].id
+                if rows:
                     t0 = time.perf_counter()
-                    charges = _prepare(session, invoices, steps=steps, now=now, result=result)
+                    charges = _prepare(session, rows, steps=steps, now=now, result=result)
                     commit()
                     share = (time.perf_counter() - t0) / max(len(charges), 1)
                     ahead = (charges, [pool.submit(call, c) for c in charges], share)
@@ -141,58 +135,50 @@ def run_pass(*, session: Session, now: datetime, gateway: Gateway,
                     _record(session, *inflight, now=now, steps=steps, result=result)
                     commit()
                 inflight = ahead
-                if not invoices:
-                    break
     result.wall_s = time.perf_counter() - started
     return result
 
 
-def _claim(session: Session, *, today: date, after_id: int, limit: int) -> list[Invoice]:
-    query = (
-        sa.select(Invoice)
-        .where(Invoice.status.in_(CHASEABLE), Invoice.due_on <= today, Invoice.id > after_id)
-        .order_by(Invoice.id)
-        .limit(limit)
-        .options(selectinload(Invoice.client))
-        .execution_options(populate_existing=True)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Invoice)
-    return list(session.scalars(query))
-
-
-def _prepare(session: Session, invoices: list[Invoice], *, steps, now: datetime,
+def _prepare(session: Session, rows: list[InvoiceRow], *, steps, now: datetime,
              result: PassResult) -> list[_Charge]:
-    ids = [inv.id for inv in invoices]
-    runs: dict[int, dict[int, StepRun]] = {}
-    for run in session.scalars(sa.select(StepRun).where(StepRun.invoice_id.in_(ids))):
-        runs.setdefault(run.invoice_id, {})[run.day] = run
-    pending = {a.invoice_id: a for a in session.scalars(
-        sa.select(PaymentAttempt).where(PaymentAttempt.invoice_id.in_(ids),
-                                        PaymentAttempt.status == AttemptStatus.PENDING))}
-    cards = dict(session.execute(
-        sa.select(SavedCard.client_id, SavedCard.payment_method_id)
-        .where(SavedCard.client_id.in_({inv.client_id for inv in invoices}))).all())
+    """Decide each invoice's step, write the steps and attempts; return the charges to make."""
+    conn = session.connection()
+    ids = [inv.id for inv in rows]
+    runs: dict[int, dict[int, tuple[str, datetime]]] = {}
+    for inv_id, day, state, claimed_at in conn.execute(
+            sa.select(RUN.c.invoice_id, RUN.c.day, RUN.c.state, RUN.c.claimed_at)
+            .where(RUN.c.invoice_id.in_(ids))):
+        runs.setdefault(inv_id, {})[day] = (state, claimed_at)
+    pending = {a.invoice_id: a for a in conn.execute(
+        sa.select(ATTEMPT.c.invoice_id, ATTEMPT.c.day, ATTEMPT.c.idempotency_key,
+                  ATTEMPT.c.amount_cents, ATTEMPT.c.tries)
+        .where(ATTEMPT.c.invoice_id.in_(ids), ATTEMPT.c.status == AttemptStatus.PENDING))}
+    batch = Batch(session, now=now)
+    batch.invoices = {inv.id: inv for inv in rows}
     charges: list[_Charge] = []
-    fresh: list[tuple[Invoice, PaymentAttempt]] = []
     stale_before = utcnow() - STALE_CLAIM
-    for inv in invoices:
-        if inv.due_cents == 0:
-            continue
+    for inv in rows:
         inv_runs = runs.get(inv.id, {})
-        unfinished = [r for r in inv_runs.values() if r.state in ("charging", "retry")]
-        if unfinished:
-            run = unfinished[0]
-            attempt = pending.get(inv.id)
-            if run.state == "charging" and run.claimed_at > stale_before:
+        attempt = pending.get(inv.id)
+        unfinished = [d for d, (state, _) in inv_runs.items() if state in ("charging", "retry")]
+        settled = inv.status not in CHASEABLE or inv.due_cents == 0
+        if attempt is not None or unfinished:
+            day = attempt.day if attempt is not None else unfinished[0]
+            state, claimed_at = inv_runs.get(day, ("", stale_before))
+            if state == "charging" and claimed_at > stale_before:
                 continue  # another pass is charging it right now
             if attempt is None:
-                run.state = "done"
+                batch.update_run(inv.id, day, state="done")
+                _finish_answered(batch, inv, day, steps, settled=settled)
                 continue
-            run.state, run.claimed_at = "charging", utcnow()
-            charge = _charge_for(inv, attempt, cards, look_up_first=True, run=run)
-            charge.find_only = attempt.amount_cents != inv.due_cents
-            charges.append(charge)
+            batch.update_run(inv.id, day, state="charging", claimed_at=utcnow())
+            charges.append(_Charge(
+                inv.id, day, attempt.idempotency_key, attempt.amount_cents, inv.currency,
+                inv.client.stripe_customer_id or "", inv.client.payment_method or "",
+                look_up_first=True, tries=attempt.tries, settled=settled,
+                find_only=settled or attempt.amount_cents != inv.due_cents))
+            continue
+        if settled:
             continue
         due = policy.due_step(steps, due_on=inv.due_on, today=now.date(),
                               done_days=set(inv_runs))
@@ -200,44 +186,48 @@ def _prepare(session: Session, invoices: list[Invoice], *, steps, now: datetime,
             continue
         result.steps += 1
         for day in due.skipped:
-            session.add(StepRun(invoice_id=inv.id, day=day, state="skipped", done_at=utcnow()))
+            batch.add_run(inv.id, day, "skipped")
             service.log(session, inv, "step_skipped", day=day, at=now,
                         detail="missed while dunning was not running")
         step = due.step
         customer = inv.client.stripe_customer_id
-        can_charge = step.retry and not inv.hard_declined and customer and inv.client_id in cards
-        if not can_charge:
-            session.add(StepRun(invoice_id=inv.id, day=step.day, state="done", done_at=utcnow()))
+        if not (step.retry and not inv.hard_declined and customer and inv.client.payment_method):
+            batch.add_run(inv.id, step.day, "done")
             reason = None
             if step.retry:
                 reason = ("hard decline: no retry" if inv.hard_declined
                           else "no saved card at Stripe")
-            actions.complete_step(session, inv, step, now=now, charge=None, note=reason)
+            actions.complete_step(batch, inv, step, charge=None, note=reason)
             continue
         key = f"inv{inv.id}-day{step.day}"
-        attempt = PaymentAttempt(invoice_id=inv.id, day=step.day, idempotency_key=key,
-                                 amount_cents=inv.due_cents)
-        session.add(attempt)
-        run = StepRun(invoice_id=inv.id, day=step.day, state="charging")
-        session.add(run)
-        fresh.append((inv, attempt, run))
-    session.flush()  # once per batch: the attempts get their ids
-    charges.extend(_charge_for(inv, a, cards, look_up_first=False, run=r) for inv, a, r in fresh)
+        batch.add_attempt(inv.id, step.day, key, inv.due_cents)
+        batch.add_run(inv.id, step.day, "charging")
+        charges.append(_Charge(inv.id, step.day, key, inv.due_cents, inv.currency, customer,
+                               inv.client.payment_method, look_up_first=False))
+    batch.write()
     return charges
 
 
-def _charge_for(inv: Invoice, attempt: PaymentAttempt, cards: dict, *, look_up_first: bool,
-                run: StepRun) -> _Charge:
-    return _Charge(inv.id, attempt.id, attempt.day, attempt.idempotency_key,
-                   attempt.amount_cents, inv.currency, inv.client.stripe_customer_id or "",
-                   cards.get(inv.client_id, ""), look_up_first, run.id, attempt.tries)
+def _finish_answered(batch: Batch, inv: InvoiceRow, day: int, steps, *, settled: bool) -> None:
+    """Finish a step whose lost answer a webhook gave meanwhile: a decline still gets its mail."""
+    found = batch.session.connection().execute(
+        sa.select(ATTEMPT.c.status, ATTEMPT.c.payment_intent_id, ATTEMPT.c.decline_code,
+                  ATTEMPT.c.amount_cents)
+        .where(ATTEMPT.c.invoice_id == inv.id, ATTEMPT.c.day == day)).first()
+    if found is None or found.status != AttemptStatus.FAILED or settled:
+        return  # money taken is recorded by the webhook; nothing else is owed
+    step = next((s for s in steps if s.day == day), None) or policy.Step(day, retry=True)
+    actions.complete_step(batch, inv, step, amount_cents=found.amount_cents, charge=ChargeResult(
+        FAILED, payment_intent_id=found.payment_intent_id, decline_code=found.decline_code))
 
 
 def _call(gateway: Gateway, c: _Charge) -> ChargeResult:
     if c.find_only:
         found = gateway.find(key=c.key, customer=c.customer)
-        return found or ChargeResult(FAILED, decline_code="not_charged",
-                                     message="amount due changed; the next step charges it")
+        why = ("the invoice was settled another way" if c.settled
+               else "amount due changed; the next step charges it")
+        return found or ChargeResult(FAILED, decline_code=NOT_CHARGED,
+                                     message=f"no charge found at Stripe; {why}")
     return gateway.charge(key=c.key, amount_cents=c.amount_cents, currency=c.currency,
                           customer=c.customer, payment_method=c.payment_method,
                           invoice_id=c.invoice_id, look_up_first=c.look_up_first)
@@ -245,72 +235,61 @@ def _call(gateway: Gateway, c: _Charge) -> ChargeResult:
 
 def _record(session: Session, charges: list[_Charge], futures: list, share: float, *, now,
             steps, result: PassResult) -> None:
+    """Record a batch's answers: attempts, steps, payments, mails, in a few statements."""
     if not charges:
         return
     waited = time.perf_counter()
     outcomes = [f.result() for f in futures]
-    result.stripe_wait_s += time.perf_counter() - waited
+    t0 = time.perf_counter()
+    result.stripe_wait_s += t0 - waited
     by_day = {s.day: s for s in steps}
-    query = (sa.select(Invoice).where(Invoice.id.in_([c.invoice_id for c in charges]))
-             .options(selectinload(Invoice.client))
-             .execution_options(populate_existing=True))  # what a webhook changed meanwhile
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Invoice)  # a webhook for the same invoice waits
-    invoices = {inv.id: inv for inv in session.scalars(query)}
-    # Attempts and step runs change in two executemany UPDATEs, not one ORM update each.
-    attempts: list[dict] = []
-    runs: list[dict] = []
+    session.flush()
+    # Locked again and read afresh: a webhook or finance may have changed it meanwhile.
+    rows = select_rows(session, INVOICE.c.id.in_([c.invoice_id for c in charges]), lock="wait")
+    batch = Batch(session, now=now)
+    batch.invoices = {inv.id: inv for inv in rows}
     paid_refs = [o.payment_intent_id for o in outcomes
                  if o.status == SUCCEEDED and o.payment_intent_id]
-    seen = set(session.scalars(sa.select(Payment.reference).where(
-        Payment.reference.in_(paid_refs)))) if paid_refs else set()
-    later: list = []
-    with session.no_autoflush:
-        for c, outcome in zip(charges, outcomes, strict=True):
-            _record_one(session, c, outcome, invoices, attempts, runs, by_day, now=now,
-                        result=result, share=share, later=later, seen=seen)
-    session.execute(sa.update(PaymentAttempt), attempts)
-    session.execute(sa.update(StepRun), runs)
-    for model, rows in ((PaymentAttempt, attempts), (StepRun, runs)):
-        for row in rows:  # copies in the session would otherwise show the old state
-            obj = session.identity_map.get(identity_key(model, row["id"]))
-            if obj is not None:
-                session.expire(obj)
-    session.flush()
-    with service.log_in_one_insert(session):
-        for mail_it in later:
-            mail_it()
+    if paid_refs:
+        batch.seen_references = set(session.connection().execute(
+            sa.select(PAYMENT.c.reference).where(PAYMENT.c.reference.in_(paid_refs))).scalars())
+    for c, outcome in zip(charges, outcomes, strict=True):
+        _record_one(batch, c, outcome, by_day, result=result)
+    batch.write()
+    ours = share + (time.perf_counter() - t0) / len(charges)
+    for outcome in outcomes:
+        # Latency of one invoice: Stripe's answer and our work, not the rate-limit queue.
+        result.per_invoice_s.append(outcome.stripe_seconds - outcome.queued_seconds + ours)
+        result.queued_s.append(outcome.queued_seconds)
 
 
-def _record_one(session, c: _Charge, outcome: ChargeResult, invoices, attempts, runs, by_day, *,
-                now, result: PassResult, share: float, later: list, seen: set) -> None:
+def _record_one(batch: Batch, c: _Charge, outcome: ChargeResult, by_day: dict, *,
+                result: PassResult) -> None:
     """Record one charge's answer and finish its step."""
-    t0 = time.perf_counter()
     result.charges += 1
     result.stripe_s += outcome.stripe_seconds
-    inv = invoices[c.invoice_id]
+    inv = batch.invoices[c.invoice_id]
     done = outcome.status != ERROR
-    attempts.append({
-        "id": c.attempt_id, "tries": c.tries + 1,
-        "status": (AttemptStatus.PENDING if not done else AttemptStatus.SUCCEEDED
-                   if outcome.status == SUCCEEDED else AttemptStatus.FAILED),
-        "payment_intent_id": outcome.payment_intent_id, "decline_code": outcome.decline_code,
-        "error": outcome.message, "finished_at": utcnow() if done else None,
-    })
+    now = utcnow()
+    batch.update_attempt(
+        c.key, tries=c.tries + 1,
+        status=(AttemptStatus.PENDING if not done else AttemptStatus.SUCCEEDED
+                if outcome.status == SUCCEEDED else AttemptStatus.FAILED),
+        payment_intent_id=outcome.payment_intent_id, decline_code=outcome.decline_code,
+        error=outcome.message, finished_at=now if done else None)
     # An answer lost on the way: the next pass looks the charge up, then retries it.
-    runs.append({"id": c.run_id, "state": "done" if done else "retry",
-                 "done_at": utcnow() if done else None})
+    batch.update_run(c.invoice_id, c.day, state="done" if done else "retry",
+                     done_at=now if done else None)
     if not done:
         result.errors += 1
-        service.log(session, inv, "attempt_error", day=c.day, amount_cents=c.amount_cents,
-                    at=now, detail=f"{outcome.message}; retried on the next pass")
-    else:
-        result.paid += outcome.status == SUCCEEDED
-        result.failed += outcome.status != SUCCEEDED
-        step = by_day.get(c.day) or policy.Step(c.day, retry=True)
-        actions.complete_step(session, inv, step, now=now, charge=outcome,
-                              amount_cents=c.amount_cents, later=later, seen_references=seen)
-    # Latency of one invoice: Stripe's answer and our work, not the queue for a rate-limit slot.
-    result.per_invoice_s.append(outcome.stripe_seconds - outcome.queued_seconds + share
-                                + time.perf_counter() - t0)
-    result.queued_s.append(outcome.queued_seconds)
+        service.log(batch.session, inv, "attempt_error", day=c.day, amount_cents=c.amount_cents,
+                    at=batch.now, detail=f"{outcome.message}; retried on the next pass")
+        return
+    result.paid += outcome.status == SUCCEEDED
+    result.failed += outcome.status != SUCCEEDED
+    if c.settled:
+        result.looked_up += 1
+        actions.record_lost_answer(batch, inv, c.day, outcome, amount_cents=c.amount_cents)
+        return
+    step = by_day.get(c.day) or policy.Step(c.day, retry=True)
+    actions.complete_step(batch, inv, step, charge=outcome, amount_cents=c.amount_cents)

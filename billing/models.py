@@ -38,7 +38,26 @@ class InvoiceCounter(Base):
     last_number: Mapped[int] = mapped_column(default=0)
 
 
-class Invoice(Timestamped, Base):
+class InvoiceFigures:
+    """What an invoice owes, derived alike for an ORM invoice and a dunning pass's plain row."""
+
+    __slots__ = ()
+
+    @property
+    def code(self) -> str:
+        return f"{self.series}-{self.number:06d}"
+
+    @property
+    def due_cents(self) -> int:
+        return max(self.total_cents - self.paid_cents - self.credited_cents, 0)
+
+    @property
+    def overpaid_cents(self) -> int:
+        """Money received beyond what the invoice asks: finance owes it back to the client."""
+        return max(self.paid_cents + self.credited_cents - self.total_cents, 0)
+
+
+class Invoice(InvoiceFigures, Timestamped, Base):
     __tablename__ = "billing_invoice"
     __audited__ = True
     __table_args__ = (
@@ -79,17 +98,13 @@ class Invoice(Timestamped, Base):
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.id"
     )
 
+    rectifications: Mapped[list["RectifyingInvoice"]] = relationship(
+        order_by="RectifyingInvoice.id", viewonly=True
+    )
+
     # No version column: invoices are not edited in forms; every writer (the dunning pass,
     # webhooks, finance's actions) locks the row first, and versioned rows cannot be updated
     # in batches, which a pass over thousands of invoices needs.
-
-    @property
-    def code(self) -> str:
-        return f"{self.series}-{self.number:06d}"
-
-    @property
-    def due_cents(self) -> int:
-        return max(self.total_cents - self.paid_cents - self.credited_cents, 0)
 
     def __str__(self) -> str:
         return self.code
@@ -151,6 +166,10 @@ class PaymentAttempt(Base):
     """A charge through Stripe, written with its idempotency key before Stripe is called."""
 
     __tablename__ = "billing_payment_attempt"
+    # Each pass looks for answers lost on invoices settled meanwhile: few rows, found at once.
+    __table_args__ = (sa.Index("ix_billing_payment_attempt_pending", "invoice_id",
+                               postgresql_where=sa.text("status = 'pending'"),
+                               sqlite_where=sa.text("status = 'pending'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(
@@ -185,6 +204,44 @@ class Payment(Base):
     dunning_day: Mapped[int | None]  # the dunning step the invoice was at: recovery by step
     entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RectifyingInvoice(Base):
+    """A Spanish factura rectificativa: negative amounts in its own gap-free R series.
+
+    Every credit on an invoice (a refund at Stripe, a credit finance grants) is one of these;
+    the original keeps its number and amounts and its credited_cents is the sum of them.
+    """
+
+    __tablename__ = "billing_rectifying_invoice"
+    __audited__ = True
+    __table_args__ = (
+        sa.UniqueConstraint("series", "number", name="uq_billing_rectifying_invoice_series_number"),
+        sa.CheckConstraint("total_cents < 0", name="total_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series: Mapped[str] = mapped_column(sa.String(20))
+    number: Mapped[int]
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_invoice.id"), index=True)
+    issued_on: Mapped[date]
+    reason: Mapped[str] = mapped_column(sa.String(255))
+    subtotal_cents: Mapped[int]
+    vat_rate_bp: Mapped[int]
+    vat_cents: Mapped[int]
+    total_cents: Mapped[int]
+    reference: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship()
+
+    @property
+    def code(self) -> str:
+        return f"{self.series}-{self.number:06d}"
+
+    def __str__(self) -> str:
+        return self.code
 
 
 class InvoiceEvent(Base):

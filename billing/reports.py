@@ -43,7 +43,16 @@ def recovery(session: Session, *, as_of: date) -> dict:
         sa.select(Payment.invoice_id, Payment.dunning_day, Payment.amount_cents)
         .where(Payment.invoice_id.in_(list(reason_of) or [-1]),
                Payment.method.in_(MONEY_IN), Payment.received_on <= as_of)
+        .order_by(Payment.id)
     ).all()
+    # Money paid twice (a lost card answer and a transfer) is refunded, not recovered.
+    left = {i: cents for i, cents, _ in entered_rows}
+    capped = []
+    for inv_id, day, cents in recovered:
+        counted = min(cents, left[inv_id])
+        left[inv_id] -= counted
+        capped.append((inv_id, day, counted))
+    recovered = [row for row in capped if row[2]]
     entered_total = sum(c for _, c, _ in entered_rows)
     by_step: dict[str, int] = {}
     by_reason: dict[str, dict] = {}

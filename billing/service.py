@@ -1,6 +1,5 @@
 """Invoice operations finance and webhooks perform: payments, refunds, pauses, write-offs."""
 
-import contextlib
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -11,16 +10,20 @@ from backoffice import audit
 from backoffice.db import utcnow
 from backoffice.models import Client, ClientStatus, StaffUser, Task, TaskStatus
 from backoffice.services import clients as client_service
+from billing.bulk import write_many
 from billing.models import (
     CHASEABLE,
+    AttemptStatus,
     Invoice,
     InvoiceEvent,
     InvoiceStatus,
     Payment,
+    PaymentAttempt,
     WriteOff,
 )
 
 OPEN_STATES = (*CHASEABLE, InvoiceStatus.PAUSED, InvoiceStatus.UNCOLLECTIBLE)
+OVERPAYMENT_TASK = "billing_refund_overpayment"
 
 
 def log(session: Session, invoice: Invoice, kind: str, *, day: int | None = None,
@@ -34,34 +37,23 @@ def log(session: Session, invoice: Invoice, kind: str, *, day: int | None = None
     # of its CPU.
     session.info.setdefault(_EVENTS, []).append({
         "invoice_id": invoice.id, "kind": kind, "day": day, "amount_cents": amount_cents,
-        "detail": detail, "at": _utc(at) if at else utcnow(), "actor": audit.current_actor().label})
+        "detail": detail, "at": to_utc(at) if at else utcnow(),
+        "actor": audit.current_actor().label})
 
 
-_EVENTS, _HOLD = "billing_invoice_events", "billing_invoice_events_hold"
+_EVENTS = "billing_invoice_events"
 
 
-@contextlib.contextmanager
-def log_in_one_insert(session: Session):
-    """Hold timeline entries through the flushes of a block and insert them once at its end."""
-    session.info[_HOLD] = True
-    try:
-        yield
-    finally:
-        session.info.pop(_HOLD, None)
-    write_log(session)
+def to_utc(moment: datetime) -> datetime:
+    """Return a moment as the naive UTC stored in every column (naive means the system clock's)."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _utc(local: datetime) -> datetime:
-    return local.astimezone(UTC).replace(tzinfo=None)
-
-
-def write_log(session: Session, *, force: bool = False) -> None:
-    """Insert the timeline entries waiting in this session."""
-    if session.info.get(_HOLD) and not force:
-        return
+def write_log(session: Session) -> None:
+    """Insert the timeline entries waiting in this session, in one statement."""
     rows = session.info.pop(_EVENTS, None)
     if rows:
-        session.connection().execute(sa.insert(InvoiceEvent), rows)
+        write_many(session.connection(), InvoiceEvent.__table__, rows)
 
 
 @event.listens_for(Session, "after_flush")
@@ -71,69 +63,106 @@ def _write_log_after_flush(session: Session, _ctx) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _write_log_before_commit(session: Session) -> None:
-    write_log(session, force=True)
+    write_log(session)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_log(session: Session) -> None:
     session.info.pop(_EVENTS, None)
-    session.info.pop(_HOLD, None)
+
+
+def money(cents: int, currency: str = "eur") -> str:
+    """Format cents as Spanish finance writes them: 1.234,56 €."""
+    whole, frac = divmod(abs(cents), 100)
+    text = f"{whole:,}".replace(",", ".") + f",{frac:02d}"
+    symbol = "€" if currency.lower() == "eur" else currency.upper()
+    return f"{'-' if cents < 0 else ''}{text} {symbol}"
 
 
 def record_payment(session: Session, *, invoice: Invoice, amount_cents: int, method: str,
                    reference: str | None, received_on: date,
-                   entered_by: StaffUser | None = None, flush: bool = True,
-                   seen_references: set[str] | None = None,
-                   at: datetime | None = None) -> Payment | None:
-    """Record money received; a reference seen before is the same payment: None.
-
-    A dunning pass records hundreds at once: it looks the batch's references up in one query
-    (seen_references) and passes flush=False to flush once per batch.
-    """
+                   entered_by: StaffUser | None = None) -> Payment | None:
+    """Record money received; a reference seen before is the same payment: None."""
     if amount_cents <= 0:
         raise ValueError("amount_cents: a payment must be positive")
     if method not in ("card", "bank_transfer", "cash"):
         raise ValueError("method: choose card, bank_transfer or cash")
-    if reference and (reference in seen_references if seen_references is not None else
-                      session.scalar(sa.select(Payment.id).where(Payment.reference == reference))):
+    if reference and session.scalar(sa.select(Payment.id).where(Payment.reference == reference)):
         return None
-    payment = Payment(invoice_id=invoice.id, method=method, amount_cents=amount_cents,
-                      reference=reference, received_on=received_on,
-                      dunning_day=invoice.dunning_day,
-                      entered_by_id=entered_by.id if entered_by else None)
+    payment = Payment(**apply_payment(
+        session, invoice, amount_cents=amount_cents, method=method, reference=reference,
+        received_on=received_on, entered_by_id=entered_by.id if entered_by else None))
     session.add(payment)
-    invoice.paid_cents += amount_cents
-    log(session, invoice, "payment", amount_cents=amount_cents, at=at,
-        detail=f"{method} {reference or ''}".strip())
-    _settle(session, invoice, at=at)
-    if flush:
-        session.flush()
+    if method != "card":
+        _note_unanswered_charge(session, invoice)
+    session.flush()
     return payment
 
 
-def record_refund(session: Session, *, invoice: Invoice, amount_cents: int, reference: str | None,
-                  received_on: date, entered_by: StaffUser | None = None) -> Payment | None:
-    """Credit the client: the amount is no longer owed (and, if it was paid, goes back)."""
-    if amount_cents <= 0:
-        raise ValueError("amount_cents: a refund must be positive")
-    if amount_cents > invoice.total_cents - invoice.credited_cents:
-        raise ValueError("amount_cents: more than the invoice's uncredited total")
-    if reference and session.scalar(sa.select(Payment.id).where(Payment.reference == reference)):
-        return None
-    refund_of_paid = min(amount_cents, invoice.paid_cents)
-    session.add(Payment(invoice_id=invoice.id, method="refund", amount_cents=-amount_cents,
-                        reference=reference, received_on=received_on,
-                        dunning_day=invoice.dunning_day,
-                        entered_by_id=entered_by.id if entered_by else None))
-    invoice.paid_cents -= refund_of_paid
-    invoice.credited_cents += amount_cents
-    log(session, invoice, "refund", amount_cents=amount_cents, detail=reference)
-    _settle(session, invoice)
-    session.flush()
-    return None
+def apply_payment(session: Session, invoice, *, amount_cents: int, method: str,
+                  reference: str | None, received_on: date, entered_by_id: int | None = None,
+                  at: datetime | None = None) -> dict:
+    """Add money received to an invoice (ORM or a pass's plain row); return the payment row.
+
+    The caller inserts the row: the ORM path as a Payment, a dunning pass with its batch.
+    """
+    row = {"invoice_id": invoice.id, "method": method, "amount_cents": amount_cents,
+           "reference": reference, "received_on": received_on,
+           "dunning_day": invoice.dunning_day, "entered_by_id": entered_by_id,
+           "created_at": utcnow()}
+    invoice.paid_cents += amount_cents
+    log(session, invoice, "payment", amount_cents=amount_cents, at=at,
+        detail=f"{method} {reference or ''}".strip())
+    settle(session, invoice, at=at)
+    if invoice.overpaid_cents:
+        _flag_overpayment(session, invoice, reference=reference, at=at)
+    return row
 
 
-def _settle(session: Session, invoice: Invoice, at: datetime | None = None) -> None:
+def _note_unanswered_charge(session: Session, invoice) -> None:
+    """Say on the timeline that a card charge's answer is still unknown and will be checked."""
+    key = session.scalar(sa.select(PaymentAttempt.idempotency_key).where(
+        PaymentAttempt.invoice_id == invoice.id,
+        PaymentAttempt.status == AttemptStatus.PENDING))
+    if key:
+        log(session, invoice, "lost_answer", detail=(
+            f"card charge {key} got no answer from Stripe; the next dunning pass looks it up "
+            "and records what happened (an overpayment is shown here for finance to refund)"))
+
+
+def _flag_overpayment(session: Session, invoice, *, reference: str | None,
+                      at: datetime | None) -> None:
+    """Show money received twice and give finance a task to give it back."""
+    extra = invoice.overpaid_cents
+    log(session, invoice, "overpaid", amount_cents=extra, at=at,
+        detail=f"received {money(extra)} more than the total: finance refunds it to the client")
+    task = session.scalar(sa.select(Task).where(
+        Task.entity == "billing_invoice", Task.entity_id == str(invoice.id),
+        Task.kind == OVERPAYMENT_TASK, Task.status == TaskStatus.OPEN))
+    title = f"Refund {money(extra)} overpaid on {invoice.code}"
+    details = (f"Invoice {invoice.code} has received {money(extra)} more than its total "
+               f"(last payment: {reference or 'no reference'}). Refund it: a refund of the card "
+               "charge at Stripe is recorded by its webhook; a bank refund is recorded on the "
+               "invoice page (Refund or credit). The overpayment is returned first; no "
+               "rectifying invoice is issued for it.")
+    if task is None:
+        session.add(Task(role="finance", kind=OVERPAYMENT_TASK, title=title, details=details,
+                         entity="billing_invoice", entity_id=str(invoice.id), due_at=utcnow()))
+    else:
+        task.title, task.details = title, details
+
+
+def close_overpayment_task(session: Session, invoice) -> None:
+    """Close finance's refund task once the overpayment is given back."""
+    session.execute(
+        sa.update(Task)
+        .where(Task.entity == "billing_invoice", Task.entity_id == str(invoice.id),
+               Task.kind == OVERPAYMENT_TASK, Task.status == TaskStatus.OPEN)
+        .values(status=TaskStatus.DONE, outcome="overpayment refunded", done_at=utcnow())
+    )
+
+
+def settle(session: Session, invoice, at: datetime | None = None) -> None:
     """Close an invoice with nothing left due; stop the chase and lift a hold it caused."""
     if invoice.due_cents > 0 or invoice.status == InvoiceStatus.PAID:
         return
@@ -147,7 +176,7 @@ def _settle(session: Session, invoice: Invoice, at: datetime | None = None) -> N
     session.execute(
         sa.update(Task)
         .where(Task.entity == "billing_invoice", Task.entity_id == str(invoice.id),
-               Task.status == TaskStatus.OPEN)
+               Task.status == TaskStatus.OPEN, Task.kind != OVERPAYMENT_TASK)
         .values(status=TaskStatus.CANCELLED, outcome="invoice paid", done_at=utcnow())
     )
     client = session.get(Client, invoice.client_id)
@@ -255,7 +284,7 @@ def approve_write_off(session: Session, *, invoice: Invoice, user: StaffUser) ->
 
 def timeline(session: Session, invoice: Invoice) -> list[InvoiceEvent]:
     """Return the invoice's events in the order they happened."""
-    write_log(session, force=True)
+    write_log(session)
     return list(session.scalars(
         sa.select(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id)
         .order_by(InvoiceEvent.id)

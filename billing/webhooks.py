@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from backoffice.db import utcnow
 from backoffice.models import Client
-from billing import service
+from billing import refunds, service
 from billing.models import (
     AttemptStatus,
     Invoice,
@@ -17,6 +17,7 @@ from billing.models import (
     Payment,
     PaymentAttempt,
     SavedCard,
+    StepRun,
     WebhookEvent,
 )
 
@@ -88,6 +89,7 @@ def on_intent_succeeded(session: Session, obj: dict, event: dict) -> str:
     if attempt is not None and attempt.status != AttemptStatus.SUCCEEDED:
         attempt.status, attempt.payment_intent_id = AttemptStatus.SUCCEEDED, obj["id"]
         attempt.finished_at = utcnow()
+        _finish_step(session, attempt)
     paid = service.record_payment(session, invoice=inv, amount_cents=int(obj["amount"]),
                                   method="card", reference=obj["id"], received_on=_day(event))
     return "payment recorded" if paid else "payment already recorded"
@@ -103,7 +105,15 @@ def on_intent_failed(session: Session, obj: dict, event: dict) -> str:
     attempt.status, attempt.payment_intent_id = AttemptStatus.FAILED, obj["id"]
     attempt.decline_code = err.get("decline_code") or err.get("code")
     attempt.finished_at = utcnow()
+    # A step whose answer was lost is finished by the next pass: its mail is still owed.
     return "attempt marked failed"
+
+
+def _finish_step(session: Session, attempt: PaymentAttempt) -> None:
+    """Close a step whose answer was lost: the money is recorded, nothing else is owed."""
+    session.execute(sa.update(StepRun).where(
+        StepRun.invoice_id == attempt.invoice_id, StepRun.day == attempt.day,
+        StepRun.state == "retry").values(state="done", done_at=utcnow()))
 
 
 def on_charge_refunded(session: Session, obj: dict, event: dict) -> str:
@@ -116,9 +126,10 @@ def on_charge_refunded(session: Session, obj: dict, event: dict) -> str:
                                   Payment.reference.like(f"refund:{obj['id']}:%")))
     if refunded <= done:
         return "refund already recorded"
-    service.record_refund(session, invoice=inv, amount_cents=refunded - done,
-                          reference=f"refund:{obj['id']}:{refunded}", received_on=_day(event))
-    return "refund recorded"
+    rect = refunds.record_refund(session, invoice=inv, amount_cents=refunded - done,
+                                 reference=f"refund:{obj['id']}:{refunded}",
+                                 received_on=_day(event))
+    return f"refund recorded; rectifying invoice {rect.code}" if rect else "refund recorded"
 
 
 def on_dispute_created(session: Session, obj: dict, event: dict) -> str:

@@ -15,7 +15,7 @@ from backoffice.admin.billing_pages import (
 from backoffice.db import db
 from billing import webhooks
 from billing.gateway import construct_event
-from billing.models import DunningStep, Invoice, Payment
+from billing.models import DunningStep, Invoice, Payment, RectifyingInvoice
 
 log = logging.getLogger("backoffice.billing")
 CATEGORY = _l("Billing")
@@ -47,6 +47,31 @@ class InvoiceView(InvoicePageMixin, SecureModelView):
                           "vat_cents", "total_cents", "paid_cents", "credited_cents",
                           "due_cents", "status", "dunning_day", "last_decline_code")
     details_template = "admin/billing_invoice.html"
+
+
+class RectifyingInvoiceView(SecureModelView):
+    """Facturas rectificativas: read-only, issued by refunds and credits on an invoice."""
+
+    allowed_roles = frozenset({"finance"})
+    _can_create = _can_edit = _can_delete = False
+    action_disallowed_list = ("delete",)
+    column_list = ("code", "invoice", "issued_on", "subtotal_cents", "vat_cents", "total_cents",
+                   "reason")
+    column_sortable_list = ("issued_on", "total_cents")
+    column_filters = ("series", "issued_on")
+    column_default_sort = ("id", True)
+    column_labels = {"code": _l("Rectifying invoice"), "invoice": _l("Rectifies"),
+                     "subtotal_cents": _l("Base"), "vat_cents": _l("VAT"),
+                     "total_cents": _l("Total")}
+    column_formatters = {"subtotal_cents": _money, "vat_cents": _money, "total_cents": _money}
+    column_export_list = ("code", "invoice", "issued_on", "subtotal_cents", "vat_rate_bp",
+                          "vat_cents", "total_cents", "reason", "reference")
+    details_template = "admin/billing_rectifying_invoice.html"
+
+    def money(self, cents: int | None) -> str:
+        from billing.actions import money
+
+        return money(cents or 0)
 
 
 class DunningStepView(SecureModelView):
@@ -87,6 +112,9 @@ def register(admin) -> None:
 
     admin.add_view(InvoiceView(Invoice, db, name=_l("Invoices"), endpoint="billing_invoice",
                                category=CATEGORY))
+    admin.add_view(RectifyingInvoiceView(RectifyingInvoice, db, name=_l("Rectifying invoices"),
+                                         endpoint="billing_rectifying_invoice",
+                                         category=CATEGORY))
     admin.add_view(ReportView(name=_l("Finance reports"), endpoint="billing_reports",
                               category=CATEGORY))
     admin.add_view(CallListView(name=_l("Outbound call list"), endpoint="billing_calls",

@@ -11,7 +11,7 @@ from backoffice import audit
 from backoffice.admin.base import SecureView, commit_or_flash
 from backoffice.db import db, utcnow
 from backoffice.models import StaffUser, Task, TaskStatus
-from billing import reports, service
+from billing import refunds, reports, service
 from billing.actions import money
 from billing.models import Invoice, InvoiceStatus, WriteOff
 
@@ -78,10 +78,10 @@ class InvoicePageMixin:
                     received_on=_date(form.get("received_on"), "received_on") or today,
                     entered_by=g.user)
             elif op == "refund":
-                service.record_refund(
+                refunds.record_refund(
                     db.session, invoice=inv, amount_cents=_cents(form.get("amount")),
                     reference=form.get("reference") or None, received_on=today,
-                    entered_by=g.user)
+                    entered_by=g.user, reason=form.get("reason"))
             elif op == "propose_write_off":
                 service.propose_write_off(db.session, invoice=inv, user=g.user,
                                           reason=form.get("reason", ""))

@@ -22,6 +22,7 @@ POLICY = {
     "vetting_incident": {"vetting", "ops_agent"},
     "billing_invoice": {"finance"},
     "billing_payment": {"finance"},
+    "billing_rectifying_invoice": {"finance"},
     "billing_dunning_step": {"finance"},
     "billing_reports": {"finance"},
     "billing_calls": {"ops_agent", "finance"},

@@ -8,7 +8,7 @@ import pytest
 
 from backoffice.models import RequestStatus
 from billing import invoicing, stripe_server
-from billing.gateway import Gateway
+from billing.gateway import ERROR, ChargeResult, Gateway
 from billing.models import SavedCard
 
 PAYS, FAILS, LOST = "4242424242424242", "4000000000000341", "4000000000009987"
@@ -77,3 +77,22 @@ def billing(session, factories, gateway) -> Billing:
 
 def at(day: date, hour: int = 9) -> datetime:
     return datetime.combine(day, time(hour))
+
+
+class LostAnswer:
+    """Charges at Stripe, then pretends the answer timed out."""
+
+    def __init__(self, real: Gateway):
+        self.real = real
+
+    def charge(self, **kw) -> ChargeResult:
+        self.real.charge(**kw)
+        return ChargeResult(ERROR, message="ReadTimeout")
+
+    def find(self, **kw) -> ChargeResult | None:
+        return ChargeResult(ERROR, message="ReadTimeout")
+
+
+def charges_at_stripe(gateway: Gateway, customer: str) -> list:
+    """Return the charges Stripe holds for a customer."""
+    return gateway.client.v1.charges.list(params={"customer": customer, "limit": 100}).data

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from backoffice.models import OutboxMessage
 from billing import dunning
-from billing.gateway import ERROR, ChargeResult, Gateway
+from billing.gateway import Gateway
 from billing.models import AttemptStatus, InvoiceStatus, PaymentAttempt
 from billing.stripe_server import free_port
-from tests.billing.conftest import FAILS, PAYS, at
+from tests.billing.conftest import FAILS, PAYS, LostAnswer, at
 
 DUE = date(2026, 5, 4)
 
@@ -64,22 +64,11 @@ def test_stripe_down_is_retried_next_pass_once(session, billing, gateway, broken
     assert len(_charges_at_stripe(gateway, inv.client.stripe_customer_id)) == 1
 
 
-class _LostAnswer:
-    """Charges at Stripe, then pretends the answer timed out."""
-
-    def __init__(self, real: Gateway):
-        self.real = real
-
-    def charge(self, **kw) -> ChargeResult:
-        self.real.charge(**kw)
-        return ChargeResult(ERROR, message="ReadTimeout")
-
-
 @pytest.mark.parametrize("card,final", [(PAYS, InvoiceStatus.PAID),
                                         (FAILS, InvoiceStatus.IN_DUNNING)])
 def test_a_lost_answer_is_looked_up_not_charged_again(session, billing, gateway, card, final):
     inv = billing.invoice(due_on=DUE, card=card)
-    dunning.run_pass(session=session, now=at(DUE), gateway=_LostAnswer(gateway))
+    dunning.run_pass(session=session, now=at(DUE), gateway=LostAnswer(gateway))
     assert len(_charges_at_stripe(gateway, inv.client.stripe_customer_id)) == 1
     dunning.run_pass(session=session, now=at(DUE, 10), gateway=gateway)
     assert len(_charges_at_stripe(gateway, inv.client.stripe_customer_id)) == 1

@@ -13,7 +13,7 @@ from tests.conftest import csrf_from
 DUE = date(2026, 9, 1)
 AREAS = {"billing_invoice": {"finance"}, "billing_reports": {"finance"},
          "billing_payment": {"finance"}, "billing_dunning_step": {"finance"},
-         "billing_calls": {"ops_agent", "finance"}}
+         "billing_calls": {"ops_agent", "finance"}, "billing_rectifying_invoice": {"finance"}}
 
 
 @pytest.mark.parametrize("role", ["ops_agent", "vetting", "finance"])

@@ -77,7 +77,7 @@ def test_refund_closes_an_invoice_in_dunning(client, app, session, billing, gate
     assert inv.status == InvoiceStatus.PAID and inv.due_cents == 0
     assert inv.credited_cents == inv.total_cents
     kinds = [e.kind for e in service.timeline(session, inv)]
-    assert kinds[-2:] == ["refund", "status"]
+    assert kinds[-3:] == ["credit", "rectified", "status"]
 
 
 def test_dispute_pauses_and_a_new_card_lifts_the_hard_decline(client, app, session, billing,

@@ -69,6 +69,7 @@ def db_upgrade(url: str | None) -> None:
     from backoffice.config import Config
 
     url = url or Config().DATABASE_URL
+    migrate.create_database(url)
     migrate.upgrade(url)
     click.echo(f"Database at {_redact(url)} is at the latest revision.")
 

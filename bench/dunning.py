@@ -80,6 +80,7 @@ def main() -> None:
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     if url.startswith("postgresql"):
+        migrate.create_database(url)
         engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

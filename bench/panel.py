@@ -49,12 +49,7 @@ class StockRequestView(ModelView):
 
 def ensure_database(url: str, *, clients: int, requests: int) -> None:
     """Create, migrate and seed the benchmark database unless it already holds the data."""
-    base, name = url.rsplit("/", 1)
-    admin = make_engine(base + "/postgres")
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    migrate.create_database(url)
     migrate.upgrade(url)
     engine = make_engine(url)
     with engine.connect() as conn:

@@ -1,5 +1,6 @@
 """The backoffice command: db upgrade, users create, seed."""
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -39,3 +40,29 @@ def test_upgrade_users_and_seed_on_a_fresh_database(tmp_path, monkeypatch):
             "SELECT count(*) FROM service_request WHERE client_id NOT IN (SELECT id FROM client)"
         )) == 0
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_upgrade_creates_a_missing_postgresql_database(database_url, is_postgres):
+    if not is_postgres:
+        pytest.skip("creating a database is PostgreSQL's; SQLite makes its file itself")
+    target = sa.make_url(database_url)
+    name = f"{target.database}_made_by_cli"
+    url = target.set(database=name).render_as_string(hide_password=False)
+    server = make_engine(target.set(database="postgres").render_as_string(hide_password=False))
+    drop = sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with server.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(drop)
+    try:
+        result = CliRunner().invoke(main, ["db", "upgrade", "--url", url])
+        assert result.exit_code == 0, result.output
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT count(*) FROM service_request")) == 0
+        engine.dispose()
+        # a second upgrade finds the database and leaves it as it is
+        assert CliRunner().invoke(main, ["db", "upgrade", "--url", url]).exit_code == 0
+    finally:
+        with server.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(drop)
+        server.dispose()

@@ -14,6 +14,7 @@ from backoffice.admin.billing_pages import (
 )
 from backoffice.db import db
 from billing import webhooks
+from billing.actions import money
 from billing.gateway import construct_event
 from billing.models import DunningStep, Invoice, Payment, RectifyingInvoice
 
@@ -22,16 +23,22 @@ CATEGORY = _l("Billing")
 
 
 def _money(view, context, model, name) -> str:
-    from billing.actions import money
-
     value = getattr(model, name)
     return money(value) if value is not None else ""
 
 
-class InvoiceView(InvoicePageMixin, SecureModelView):
+class ReadOnlyFinanceView(SecureModelView):
+    """Records finance reads but never edits by hand: they change through billing's services."""
+
     allowed_roles = frozenset({"finance"})
     _can_create = _can_edit = _can_delete = False
     action_disallowed_list = ("delete",)
+
+    def money(self, cents: int | None) -> str:
+        return money(cents or 0)
+
+
+class InvoiceView(InvoicePageMixin, ReadOnlyFinanceView):
     column_list = ("code", "client", "issued_on", "due_on", "total_cents", "due_cents",
                    "status", "dunning_day", "last_decline_code")
     column_sortable_list = ("issued_on", "due_on", "total_cents", "status", "dunning_day")
@@ -49,12 +56,9 @@ class InvoiceView(InvoicePageMixin, SecureModelView):
     details_template = "admin/billing_invoice.html"
 
 
-class RectifyingInvoiceView(SecureModelView):
+class RectifyingInvoiceView(ReadOnlyFinanceView):
     """Facturas rectificativas: read-only, issued by refunds and credits on an invoice."""
 
-    allowed_roles = frozenset({"finance"})
-    _can_create = _can_edit = _can_delete = False
-    action_disallowed_list = ("delete",)
     column_list = ("code", "invoice", "issued_on", "subtotal_cents", "vat_cents", "total_cents",
                    "reason")
     column_sortable_list = ("issued_on", "total_cents")
@@ -67,11 +71,6 @@ class RectifyingInvoiceView(SecureModelView):
     column_export_list = ("code", "invoice", "issued_on", "subtotal_cents", "vat_rate_bp",
                           "vat_cents", "total_cents", "reason", "reference")
     details_template = "admin/billing_rectifying_invoice.html"
-
-    def money(self, cents: int | None) -> str:
-        from billing.actions import money
-
-        return money(cents or 0)
 
 
 class DunningStepView(SecureModelView):
@@ -95,10 +94,7 @@ class DunningStepView(SecureModelView):
         model.mail_template = model.mail_template or None
 
 
-class PaymentView(SecureModelView):
-    allowed_roles = frozenset({"finance"})
-    _can_create = _can_edit = _can_delete = False
-    action_disallowed_list = ("delete",)
+class PaymentView(ReadOnlyFinanceView):
     column_list = ("id", "invoice_id", "method", "amount_cents", "reference", "received_on",
                    "dunning_day")
     column_filters = ("method", "received_on")

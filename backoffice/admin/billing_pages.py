@@ -50,9 +50,6 @@ class InvoicePageMixin:
         user = db.session.get(StaffUser, user_id) if user_id else None
         return user.email if user else "—"
 
-    def money(self, cents: int | None) -> str:
-        return money(cents or 0)
-
     @expose("/act/<int:invoice_id>", methods=("POST",))
     def act(self, invoice_id: int):
         # The row lock keeps a concurrent dunning pass or webhook from losing this change.

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from backoffice import auth
 from backoffice.admin.menu import cached_menu
+from backoffice.admin.urls import fixed_url, query_string, static_url
 from backoffice.config import Config
 from backoffice.db import configure_engine, db, engine_options
 from backoffice.i18n import compiled_translations
@@ -41,6 +42,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings)
     app.config["SQLALCHEMY_ENGINES"] = {"default": engine_options(app.config["DATABASE_URL"])}
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    # The cookie lives 12 hours from login and is not re-signed on every page; idleness is
+    # checked on the server (SESSION_IDLE_MINUTES), which also ends sessions at logout.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = compiled_translations(Path(app.instance_path))
 
@@ -57,6 +61,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.globals["get_locale"] = lambda: select_locale()
     app.jinja_env.globals["format_date"] = format_date
     app.jinja_env.globals["cached_menu"] = cached_menu
+    app.jinja_env.globals["static_url"] = static_url
+    app.jinja_env.globals["fixed_url"] = fixed_url
+    app.jinja_env.globals["query_string"] = query_string
 
     app.register_blueprint(auth.bp)
     app.before_request(_load_user)

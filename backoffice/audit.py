@@ -163,12 +163,15 @@ def record(
     )
 
 
-def history(session: Session, entity: str, entity_id) -> list[AuditEvent]:
-    """Return the audit rows of one record, oldest first."""
-    return list(
-        session.scalars(
-            sa.select(AuditEvent)
-            .where(AuditEvent.entity == entity, AuditEvent.entity_id == str(entity_id))
-            .order_by(AuditEvent.id)
-        )
-    )
+_HISTORY = (
+    sa.select(AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.changes,
+              AuditEvent.note)
+    .where(AuditEvent.entity == sa.bindparam("entity"),
+           AuditEvent.entity_id == sa.bindparam("entity_id"))
+    .order_by(AuditEvent.id)
+)
+
+
+def history(session: Session, entity: str, entity_id) -> list:
+    """Return the audit rows of one record, oldest first (at, actor, action, changes, note)."""
+    return session.execute(_HISTORY, {"entity": entity, "entity_id": str(entity_id)}).all()

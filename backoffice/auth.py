@@ -105,6 +105,15 @@ def _recent_failures(s: Session, email: str) -> int:
     )
 
 
+# One round trip for the session and its user: this runs before every page, so the statement
+# is built once.
+_SESSION_AND_USER = (
+    sa.select(StaffSession, StaffUser)
+    .outerjoin(StaffUser, StaffUser.id == StaffSession.user_id)
+    .where(StaffSession.token_hash == sa.bindparam("token_hash"))
+)
+
+
 def load_user() -> None:
     """Resolve g.user from the session cookie; an idle, revoked or disabled session is ended."""
     g.user = None
@@ -113,12 +122,7 @@ def load_user() -> None:
     if not token:
         return
     s = db.session
-    # One round trip for the session and its user: this runs before every page.
-    found = s.execute(
-        sa.select(StaffSession, StaffUser)
-        .outerjoin(StaffUser, StaffUser.id == StaffSession.user_id)
-        .where(StaffSession.token_hash == _token_hash(token))
-    ).first()
+    found = s.execute(_SESSION_AND_USER, {"token_hash": _token_hash(token)}).first()
     row, user = found if found is not None else (None, None)
     now = utcnow()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])

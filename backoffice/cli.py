@@ -150,7 +150,11 @@ def scheduler_command() -> None:
 @click.option("--port", default=5000, show_default=True)
 def serve_command(host, port) -> None:
     """Serve the panel with the development server (use gunicorn in production)."""
-    _app().run(host=host, port=port, threaded=True)
+    from backoffice.runtime import settle_heap
+
+    app = _app()
+    settle_heap()
+    app.run(host=host, port=port, threaded=True)
 
 
 @main.command("demo")

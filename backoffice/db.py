@@ -1,5 +1,6 @@
 """Declarative base with a constraint naming convention, engines and sessions."""
 
+import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -50,16 +51,41 @@ def engine_options(url: str) -> dict:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return {"url": url, "connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"url": url, "pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    # No pool_pre_ping: configure_engine pings only connections that sat idle (see there).
+    return {"url": url, "pool_size": 10, "max_overflow": 10}
+
+
+# A connection idle this long is pinged before use: a database restart or a dropped socket is
+# found then, while a connection busy a moment ago skips the round trip on every page.
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_idle_connections(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (SQLAlchemy's
+            # "pessimistic disconnect handling" with a custom ping).
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def configure_engine(engine: sa.Engine) -> sa.Engine:
-    """Make SQLite behave: foreign keys on, WAL, real BEGIN so SAVEPOINTs nest correctly."""
-    if engine.dialect.name != "sqlite":
-        return engine
+    """Ping idle pooled connections; make SQLite behave: foreign keys, WAL, real BEGIN."""
     if getattr(engine, "_backoffice_configured", False):
         return engine
     engine._backoffice_configured = True
+    if engine.dialect.name != "sqlite":
+        _ping_idle_connections(engine)
+        return engine
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

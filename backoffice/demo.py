@@ -78,6 +78,7 @@ def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
 def run_demo(config: dict, *, port: int, echo) -> None:
     """Start the mail sink, the Stripe-compatible server and the scheduler, then serve."""
     from backoffice.app import create_app
+    from backoffice.runtime import settle_heap
 
     instance = Path(config["INSTANCE_PATH"])
     sink = MailSink(port=config["SMTP_PORT"], maildir=instance / "mail").start()
@@ -95,7 +96,9 @@ def run_demo(config: dict, *, port: int, echo) -> None:
     # SIGTERM ends the demo like Ctrl-C, so the children below are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        create_app(config).run(host="127.0.0.1", port=port, threaded=True)
+        app = create_app(config)
+        settle_heap()
+        app.run(host="127.0.0.1", port=port, threaded=True)
     finally:
         for child in children:
             child.terminate()

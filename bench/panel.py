@@ -25,6 +25,7 @@ from flask_admin.contrib.sqla import ModelView  # noqa: E402
 from backoffice import audit, migrate  # noqa: E402
 from backoffice.db import db, make_engine, normalise_url  # noqa: E402
 from backoffice.models import Client, ServiceRequest  # noqa: E402
+from backoffice.runtime import settle_heap  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1/backoffice_bench"
 START = date(2026, 1, 5)
@@ -166,6 +167,7 @@ def main() -> None:
     ensure_database(url, clients=args.clients, requests=args.requests)
     app = build_app(url)
     client = login(app, url)
+    settle_heap()  # as backoffice.wsgi does in each worker
     with app.app_context():
         name = db.session.scalar(sa.select(Client.name).where(Client.id == 4242))
         rid = db.session.scalar(sa.select(sa.func.max(ServiceRequest.id)))

@@ -8,11 +8,13 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.model.helpers import prettify_name
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 from wtforms.fields.core import UnboundField
 
 from backoffice import audit
+from backoffice.admin.list_page import ListPageMixin
 from backoffice.admin.listing import FastListMixin
 from backoffice.db import db
 
@@ -59,7 +61,7 @@ class SecureView(RoleAccess, BaseView):
     """A custom panel page (not a model list) with role-based access."""
 
 
-class SecureModelView(RoleAccess, FastListMixin, ModelView):
+class SecureModelView(RoleAccess, ListPageMixin, FastListMixin, ModelView):
     form_base_class = SecureForm
     page_size = 20
     can_set_page_size = True
@@ -166,9 +168,35 @@ class SecureModelView(RoleAccess, FastListMixin, ModelView):
         """Return (label, url) buttons shown on a record's page."""
         return []
 
-    def audit_history(self, model) -> list:
-        return audit.history(db.session, model.__tablename__, model.id)
+    def render_history(self, model) -> Markup:
+        """Return the record's audit rows, oldest first, as the history table's body."""
+        rows = [_history_row(ev) for ev in audit.history(db.session, model.__tablename__,
+                                                         model.id)]
+        if not rows:
+            rows = [f'<tr><td colspan="4" class="text-muted">'
+                    f'{escape(gettext("No recorded changes."))}</td></tr>']
+        return Markup("".join(rows))
 
     def on_model_delete(self, model):
         if not self.can_write():
             abort(403)
+
+
+def _history_row(ev) -> str:
+    changes = ""
+    if ev.changes:
+        items = []
+        for field, pair in ev.changes.items():
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                shown = f"{_or_dash(pair[0])} &rarr; {_or_dash(pair[1])}"
+            else:
+                shown = _or_dash(pair)
+            items.append(f"<li><code>{escape(field)}</code>: {shown}</li>")
+        changes = f'<ul class="list-unstyled mb-0">{"".join(items)}</ul>'
+    note = f'<div class="text-muted">{escape(ev.note)}</div>' if ev.note else ""
+    return (f'<tr><td class="text-nowrap">{ev.at:%Y-%m-%d %H:%M:%S}</td>'
+            f"<td>{escape(ev.actor)}</td><td>{escape(ev.action)}</td><td>{changes}{note}</td></tr>")
+
+
+def _or_dash(value) -> str:
+    return "—" if value is None else str(escape(value))

@@ -7,7 +7,7 @@ from datetime import date, time
 
 import pytest
 
-from backoffice.admin import listing
+from backoffice.admin import counts, listing
 from backoffice.models import RequestStatus
 
 
@@ -60,7 +60,7 @@ def test_list_rows_follow_the_language(client, make_user, login, booked):
 
 def test_a_count_above_the_cap_is_shown_as_a_floor(client, logged_in, booked, monkeypatch):
     logged_in("ops_agent")
-    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    monkeypatch.setattr(counts, "COUNT_CAP", 2)
     html = client.get("/admin/service_request/?flt0_service_date_between=2030-03-04+to+"
                       "2030-03-04").get_data(as_text=True)
     assert "List (2+)" in html

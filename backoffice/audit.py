@@ -163,12 +163,13 @@ def record(
     )
 
 
+# Plain table columns: a record's page reads these rows without the ORM's per-row work.
+_events = AuditEvent.__table__.c
 _HISTORY = (
-    sa.select(AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.changes,
-              AuditEvent.note)
-    .where(AuditEvent.entity == sa.bindparam("entity"),
-           AuditEvent.entity_id == sa.bindparam("entity_id"))
-    .order_by(AuditEvent.id)
+    sa.select(_events.at, _events.actor, _events.action, _events.changes, _events.note)
+    .where(_events.entity == sa.bindparam("entity"),
+           _events.entity_id == sa.bindparam("entity_id"))
+    .order_by(_events.id)
 )
 
 

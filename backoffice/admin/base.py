@@ -92,6 +92,10 @@ class SecureModelView(RoleAccess, ListPageMixin, FastListMixin, ModelView):
     _can_edit = True
     _can_delete = True
 
+    def is_action_allowed(self, name: str) -> bool:
+        # Every bulk action changes records: a read-only role neither sees nor runs them.
+        return self.can_write() and super().is_action_allowed(name)
+
     # --- conflicts: the second of two agents editing a record gets a message, not an overwrite
     def _versioned(self) -> bool:
         return hasattr(self.model, "version")
@@ -115,7 +119,8 @@ class SecureModelView(RoleAccess, ListPageMixin, FastListMixin, ModelView):
         return f"{key}_{op}"
 
     def get_column_name(self, field):
-        return gettext(super().get_column_name(field))
+        # Lazy: the name is read per page, in the language of whoever reads it.
+        return lazy_gettext(super().get_column_name(field))
 
     def scaffold_form(self):
         form_class = super().scaffold_form()

@@ -13,7 +13,7 @@ from flask import current_app, g, request
 from flask_admin import expose
 from flask_admin.babel import gettext as admin_gettext
 from flask_admin.babel import ngettext as admin_ngettext
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
@@ -78,8 +78,9 @@ class ListPageMixin:
             sort_desc=view_args.sort_desc,
             search=view_args.search,
             filter_args=self._get_filters(view_args.filters),
-            active_filters_json=htmlsafe_json_dumps(view_args.filters or [],
-                                                    dumps=current_app.json.dumps),
+            active_filters_json=htmlsafe_json_dumps(
+                [(idx, gettext(name), value) for idx, name, value in view_args.filters or []],
+                dumps=current_app.json.dumps),
             extra_args=view_args.extra_args,
             export_url=(endpoint_url(self, ".index_view") + "export/csv/"
                         + query_string(request.args.to_dict()))
@@ -114,7 +115,9 @@ class ListPageMixin:
         sortable = self._sortable_columns
         headers = tuple((i, c, str(name), c in sortable)
                         for i, (c, name) in enumerate(self._list_columns))
-        groups = self._get_filter_groups() or {}
+        # Flask-Admin fixes some filter names in English when the view is built; each language
+        # gets them through the catalogue here (and in the active filters below).
+        groups = {gettext(str(k)): v for k, v in (self._get_filter_groups() or {}).items()}
         actions, confirmations = self.get_actions_list()
         text = {k: admin_gettext(k) for k in (
             "List", "Create", "Create New Record", "Export", "Add Filter", "With selected",

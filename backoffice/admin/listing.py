@@ -178,7 +178,7 @@ class FastListMixin:
                 f"'{escape(admin_gettext('Are you sure you want to delete this record?'))}');\" "
                 f'title="{escape(admin_gettext("Delete Record"))}"><span class="fa fa-trash '
                 'glyphicon glyphicon-trash"></span></button></form>')
-        buttons = "".join(parts)
+        buttons = " ".join(parts)
         head = ""
         if with_checkbox:
             head = (f'<td><input type="checkbox" name="rowid" class="action-checkbox" value="{PK}" '

@@ -1,0 +1,132 @@
+"""The list page around its rows: tabs, filters, sort links, pager, actions."""
+
+import html as htmllib
+import json
+import re
+from datetime import date, time
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from flask import url_for
+
+from backoffice.admin.list_page import pager_pages
+from backoffice.models import RequestStatus
+from tests.conftest import PASSWORD, csrf_from
+
+DAY = "flt0_service_date_between=2030-05-06+to+2030-05-06"
+
+
+@pytest.fixture()
+def day_of_45(factories):
+    """Forty-five services on one day, one client, every third confirmed."""
+    client = factories.client(name="Marta Soler")
+    return [factories.request(client=client, day=date(2030, 5, 6), start=time(8 + i % 10),
+                              status=RequestStatus.CONFIRMED if i % 3 == 0 else RequestStatus.NEW)
+            for i in range(45)]
+
+
+def links(page: str, pattern: str) -> list[dict]:
+    """Return the query arguments of every href on the page whose text matches pattern."""
+    found = re.findall(r'<a[^>]*href="([^"]+)"[^>]*>\s*(' + pattern + r')\s*(?:<|$)', page)
+    return [dict(parse_qsl(urlsplit(htmllib.unescape(h)).query)) for h, _ in found]
+
+
+def test_pager_keeps_filters_search_and_sort(client, logged_in, day_of_45):
+    logged_in("ops_agent")
+    page = client.get(f"/admin/service_request/?{DAY}&search=Soler&sort=1&page=1").get_data(
+        as_text=True)
+    assert "List (45)" in page
+    assert 'class="page-item active"><a class="page-link" href="javascript:void(0)">2<' in page
+    third = links(page, "3")[0]
+    assert third == {"flt0_service_date_between": "2030-05-06 to 2030-05-06",
+                     "search": "Soler", "sort": "1", "page": "2", "page_size": "20"}
+    first = links(page, "1")[0]
+    assert "page" not in first and first["search"] == "Soler"
+    assert len(re.findall(r'<tr><td><input type="checkbox" name="rowid"', page)) == 20
+
+
+def test_sort_links_keep_the_filter_and_reverse_the_current_column(client, logged_in, day_of_45):
+    logged_in("ops_agent")
+    page = client.get(f"/admin/service_request/?{DAY}&sort=1&desc=1").get_data(as_text=True)
+    date_link = re.search(r'<a href="([^"]+)" title="Sort by Date">', page).group(1)
+    args = dict(parse_qsl(urlsplit(htmllib.unescape(date_link)).query))
+    assert args == {"sort": "1", "flt0_service_date_between": "2030-05-06 to 2030-05-06",
+                    "page_size": "20"}  # currently descending: the link sorts ascending
+    status_link = re.search(r'<a href="([^"]+)" title="Sort by Status">', page).group(1)
+    assert "sort=6" in status_link and "desc" not in status_link
+    assert "Reset Filters" in page
+
+
+def test_links_are_the_ones_flask_admin_would_build(app, client, logged_in, day_of_45):
+    logged_in("ops_agent")
+    view = next(v for v in app.extensions["admin"][0]._views
+                if getattr(v, "endpoint", None) == "service_request")
+    path = f"/admin/service_request/?{DAY}&search=Marta Soler&sort=1&desc=1&page=2&page_size=50"
+    with app.test_request_context(path):
+        args = view._get_list_extra_args()
+        for changed in ({}, {"page": 0}, {"sort": 3, "sort_desc": None}, {"search": None},
+                        {"filters": None}, {"page_size": 100}):
+            a = args.clone(**changed)
+            expected = url_for("service_request.index_view", page=a.page or None, sort=a.sort,
+                               desc=1 if a.sort_desc else None, search=a.search,
+                               page_size=view.get_safe_page_size(a.page_size),
+                               **view._get_filters(a.filters))
+            assert view._get_list_url(a) == expected
+
+
+def test_filter_menu_and_actions_follow_role_and_language(client, make_user, login, day_of_45):
+    login(make_user("ops_agent", locale="es"))
+    page = client.get("/admin/client/").get_data(as_text=True)
+    assert "Añadir filtro" in page and "Con seleccionados" in page and "Ordenar por Nombre" in page
+    assert "modelActions.execute('block')" in page
+    groups = json.loads(htmllib.unescape(re.search(
+        r'<div id="filter-groups-data" class="d-none">(.*?)</div>', page).group(1)))
+    assert {"Estado", "Idioma", "Zona"} <= set(groups)
+    assert sorted(re.findall(r'class="dropdown-item filter"[^>]*>([^<]*)<', page)) == sorted(groups)
+
+
+def test_a_read_only_role_sees_no_create_nor_bulk_actions(app, client, make_user, login,
+                                                          factories):
+    factories.client(name="Pepa Climent")
+    login(make_user("finance", locale="en"))  # reads clients, changes nothing
+    page = client.get("/admin/client/").get_data(as_text=True)
+    assert "Add Filter" in page
+    assert ">Create<" not in page and "With selected" not in page
+    assert 'id="action_form"' not in page and 'name="rowid"' not in page
+
+    agent = make_user("ops_agent", locale="en")  # same language, other role, same process
+    other = app.test_client()
+    token = csrf_from(other.get("/login").get_data(as_text=True))
+    other.post("/login", data={"email": agent.email, "password": PASSWORD, "csrf_token": token})
+    page = other.get("/admin/client/").get_data(as_text=True)
+    assert ">Create<" in page and "With selected" in page and 'name="rowid"' in page
+
+
+def test_bulk_action_from_the_list_form(client, session, logged_in, day_of_45):
+    logged_in("ops_agent")
+    page = client.get(f"/admin/service_request/?{DAY}").get_data(as_text=True)
+    form = re.search(r'<form id="action_form" action="([^"]+)".*?</form>', page, re.S)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.group(0)).group(1)
+    targets = [r.id for r in day_of_45 if r.status == RequestStatus.NEW][:2]
+    resp = client.post(form.group(1), data={"csrf_token": token, "action": "cancel",
+                                            "url": f"/admin/service_request/?{DAY}",
+                                            "rowid": targets})
+    assert resp.status_code == 302
+    session.expire_all()
+    assert [r.status for r in day_of_45 if r.id in targets] == [RequestStatus.CANCELLED] * 2
+
+
+def test_an_empty_filter_shows_the_empty_message_and_no_pager(client, logged_in):
+    logged_in("ops_agent")
+    page = client.get("/admin/service_request/?flt0_service_date_between=1999-01-01+to+"
+                      "1999-01-02").get_data(as_text=True)
+    assert "There are no items in the table." in page
+    assert 'class="pagination"' not in page and "List (" not in page
+
+
+@pytest.mark.parametrize(("page", "pages", "shown"), [
+    (0, 1, [0]), (0, 10, [0, 1, 2, 3, 4, 5, 6]), (5, 10, [2, 3, 4, 5, 6, 7, 8]),
+    (9, 10, [3, 4, 5, 6, 7, 8, 9]), (1999, 50000, list(range(1996, 2003))),
+])
+def test_pager_window(page, pages, shown):
+    assert list(pager_pages(page, pages)) == shown

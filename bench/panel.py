@@ -155,6 +155,17 @@ def export(client, path: str) -> tuple[float, int, float]:
     return elapsed, rows - 1, peak[0] / 1024
 
 
+def machine_speed() -> float:
+    """Return ms for a fixed pure-Python loop (best of 5): figures from different days compare
+    only after scaling by it, as this machine's speed varies from session to session."""
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        best = min(best, (time.perf_counter() - t0) * 1000)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
@@ -168,6 +179,7 @@ def main() -> None:
     app = build_app(url)
     client = login(app, url)
     settle_heap()  # as backoffice.wsgi does in each worker
+    print(f"machine speed: {machine_speed():.0f} ms for a fixed Python loop (lower is faster)")
     with app.app_context():
         name = db.session.scalar(sa.select(Client.name).where(Client.id == 4242))
         rid = db.session.scalar(sa.select(sa.func.max(ServiceRequest.id)))

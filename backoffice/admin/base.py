@@ -168,6 +168,12 @@ class SecureModelView(RoleAccess, ListPageMixin, FastListMixin, ModelView):
             return True
         return super().handle_view_exception(exc)
 
+    def get_one(self, id):
+        # A hand-edited or stale link (?id=abc) is "record does not exist", not a server error.
+        if parse_id(id) is None:
+            return None
+        return super().get_one(id)
+
     # --- details page: the audit history of the record, and links to related work
     def record_links(self, model) -> list[tuple[str, str]]:
         """Return (label, url) buttons shown on a record's page."""
@@ -205,3 +211,12 @@ def _history_row(ev) -> str:
 
 def _or_dash(value) -> str:
     return "—" if value is None else str(escape(value))
+
+
+def parse_id(value) -> int | None:
+    """Return a record id from a URL argument, or None when it is not one."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if 0 < number < 2**63 else None

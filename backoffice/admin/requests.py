@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 
 from assignment.service import double_booking_message
 from backoffice import audit
-from backoffice.admin.base import SecureModelView
+from backoffice.admin.base import SecureModelView, parse_id
 from backoffice.admin.listing import label
 from backoffice.admin.validators import lat_range, lon_range, not_before
 from backoffice.db import db
@@ -80,10 +80,11 @@ class ServiceRequestView(SecureModelView):
         # Matching clients first (trigram index), then their requests through the
         # (client_id, service_date, id) index. PostgreSQL misjudges short ILIKE patterns and would
         # rather walk every date backwards; a literal id list tells it how few clients match.
-        clients = sa.select(Client.id)
+        table = Client.__table__  # plain columns: no ORM work for a list of ids
+        clients = sa.select(table.c.id)
         for word in search.split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clients = clients.where(Client.name.ilike(f"%{escaped}%", escape="\\"))
+            clients = clients.where(table.c.name.ilike(f"%{escaped}%", escape="\\"))
         ids = db.session.scalars(clients.limit(SEARCH_ID_LIST_MAX + 1)).all()
         if len(ids) <= SEARCH_ID_LIST_MAX and db.session.get_bind().dialect.name == "postgresql":
             # One array parameter: a long IN list is rendered, sent and parsed value by value.
@@ -112,9 +113,12 @@ class ServiceRequestView(SecureModelView):
         return super().handle_view_exception(exc)
 
     def get_one(self, id):
+        if parse_id(id) is None:
+            return None
         return (
             db.session.query(ServiceRequest)
-            .options(joinedload(ServiceRequest.client), joinedload(ServiceRequest.professional))
+            .options(joinedload(ServiceRequest.client), joinedload(ServiceRequest.professional),
+                     joinedload(ServiceRequest.preferred_professional))
             .filter(ServiceRequest.id == int(id))
             .one_or_none()
         )

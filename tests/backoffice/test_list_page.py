@@ -130,3 +130,15 @@ def test_an_empty_filter_shows_the_empty_message_and_no_pager(client, logged_in)
 ])
 def test_pager_window(page, pages, shown):
     assert list(pager_pages(page, pages)) == shown
+
+
+@pytest.mark.parametrize("link", [
+    "/admin/service_request/details/?id=abc", "/admin/service_request/edit/?id=12x",
+    "/admin/client/details/?id=-4", "/admin/client/details/?id=99999999999999999999999",
+    "/admin/service_request/details/?id=999999999",
+])
+def test_a_bad_record_link_says_the_record_does_not_exist(client, logged_in, link):
+    logged_in("ops_agent")
+    resp = client.get(link, follow_redirects=True)
+    assert resp.status_code == 200
+    assert "Record does not exist." in resp.get_data(as_text=True)

@@ -124,8 +124,8 @@ class FastListMixin:
         """Return the rows whose ids the subquery picks, in list order, and the count if asked."""
         model = self.model
         query = self.get_query().join(ids, model.id == ids.c.id)
-        for j in self._relations():
-            query = query.options(sa.orm.joinedload(j))  # many-to-one: same round trip
+        for option in self._relation_loads():
+            query = query.options(option)
         # The ids came in list order; the same sort puts their rows in it again.
         query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
         if count is None:
@@ -133,8 +133,22 @@ class FastListMixin:
         found = query.add_columns(count.column()).all()
         return _unique(row for row, _ in found), (found[0][1] if found else None)
 
-    def _relations(self) -> list:
-        return [getattr(self.model, j) if isinstance(j, str) else j for j in self._auto_joins]
+    def _relation_loads(self) -> list:
+        """Join the many-to-one relations the list shows, reading only the columns it shows.
+
+        ("client.name" loads the client's name, not its thirty columns; a relation shown whole
+        is loaded whole.)"""
+        names = [c for c, _ in self._list_columns]
+        options = []
+        for j in self._auto_joins:
+            rel = getattr(self.model, j) if isinstance(j, str) else j
+            target = rel.property.mapper
+            shown = [n.split(".", 1)[1] for n in names if n.startswith(rel.key + ".")]
+            option = sa.orm.joinedload(rel)
+            if shown and rel.key not in names and all(a in target.column_attrs for a in shown):
+                option = option.load_only(*(getattr(target.class_, a) for a in shown))
+            options.append(option)
+        return options
 
     def get_count_query(self):
         return CappedCount(self.model, filtered=g.get("count_filtered", True))

@@ -17,7 +17,7 @@ from flask_babel import get_locale, gettext
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from backoffice.admin.urls import endpoint_url, query_string
+from backoffice.admin.urls import endpoint_url, fixed_url, query_string
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,9 @@ class ListPageMixin:
                 [(idx, gettext(name), value) for idx, name, value in view_args.filters or []],
                 dumps=current_app.json.dumps),
             extra_args=view_args.extra_args,
-            export_url=(endpoint_url(self, ".index_view") + "export/csv/"
-                        + query_string(request.args.to_dict()))
-            if self.can_export and self.export_types == ["csv"] else None,
+            exports=[(kind.upper(), fixed_url(self.endpoint + ".export", export_type=kind)
+                      + query_string(request.args.to_dict()))
+                     for kind in self.export_types] if self.can_export else [],
             create_url=endpoint_url(self, ".create_view") + query_string({"url": return_url}),
             action_url=endpoint_url(self, ".action_view"),
         )

@@ -43,6 +43,10 @@ def test_pager_keeps_filters_search_and_sort(client, logged_in, day_of_45):
     first = links(page, "1")[0]
     assert "page" not in first and first["search"] == "Soler"
     assert len(re.findall(r'<tr><td><input type="checkbox" name="rowid"', page)) == 20
+    export = re.search(r'<a class="nav-link" href="([^"]+)" title="Export">', page).group(1)
+    assert export.startswith("/admin/service_request/export/csv/?")
+    lines = client.get(htmllib.unescape(export)).get_data(as_text=True).splitlines()
+    assert len(lines) == 1 + 45  # the header, then every match: not just this page
 
 
 def test_sort_links_keep_the_filter_and_reverse_the_current_column(client, logged_in, day_of_45):

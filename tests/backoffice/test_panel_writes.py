@@ -101,11 +101,17 @@ def test_admin_cannot_edit_or_delete_audit_rows(client, session, logged_in, fact
     assert session.get(AuditEvent, event_id) is not None
 
 
-def test_record_page_shows_audit_history(client, logged_in, factories):
+def test_record_page_shows_audit_history(client, session, logged_in, factories):
     logged_in("ops_agent")
     c = factories.client(name="Historia Cliente")
+    c.notes = "<script>alert(1)</script>"
+    session.flush()
     page = client.get(f"/admin/client/details/?id={c.id}").get_data(as_text=True)
     assert "History" in page and "Historia Cliente" in page and ">create<" in page
+    history = page[page.index('class="table table-sm table-striped audit-history"'):]
+    assert ">update<" in history
+    assert "<code>notes</code>: — &rarr; &lt;script&gt;alert(1)&lt;/script&gt;" in history
+    assert "<script>alert(1)" not in page
 
 
 def test_second_concurrent_edit_gets_a_conflict(app, session, make_user, factories):

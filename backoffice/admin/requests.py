@@ -117,8 +117,8 @@ class ServiceRequestView(SecureModelView):
             return None
         return (
             db.session.query(ServiceRequest)
-            .options(joinedload(ServiceRequest.client), joinedload(ServiceRequest.professional),
-                     joinedload(ServiceRequest.preferred_professional))
+            # The preferred professional, seldom set, loads only when there is one.
+            .options(joinedload(ServiceRequest.client), joinedload(ServiceRequest.professional))
             .filter(ServiceRequest.id == int(id))
             .one_or_none()
         )

@@ -124,7 +124,7 @@ class ListPageMixin:
             "Search", "Apply", "Reset Filters", "items", "Select all records")}
         return Chrome(
             headers=headers,
-            filter_names=tuple(str(k) for k in groups),
+            filter_names=tuple(groups),
             filter_groups_json=dumps(groups) if groups else Markup(""),
             actions=tuple((name, admin_gettext(label)) for name, label in actions),
             actions_json=dumps({k: str(v) for k, v in confirmations.items()}),
@@ -158,7 +158,7 @@ class ListUrls:
         return self.view._get_list_url(self.args)
 
     def page(self, p: int) -> str:
-        return self.view._get_list_url(self.args.clone(page=p or None))
+        return self.view._get_list_url(self.args.clone(page=p))
 
     def sort(self, column: int, invert: bool = False) -> str:
         desc = 1 if invert and not self.args.sort_desc else None

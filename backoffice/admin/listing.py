@@ -111,6 +111,12 @@ class FastListMixin:
         g.count_filtered = bool(search) or bool(filters)
         count, query = super().get_list(page, sort_column, sort_desc, search, filters,
                                         execute=False, page_size=page_size)
+        if count is None:  # simple_list_pager: no count, a previous/next pager
+            if not execute:
+                return None, query
+            rows, _ = self.load_page(query.with_entities(self.model.id).subquery(),
+                                     sort_column, sort_desc, None)
+            return None, rows
         if not execute:
             return count.run(), query
         shown = count.estimate()

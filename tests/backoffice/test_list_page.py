@@ -120,6 +120,21 @@ def test_bulk_action_from_the_list_form(client, session, logged_in, day_of_45):
     assert [r.status for r in day_of_45 if r.id in targets] == [RequestStatus.CANCELLED] * 2
 
 
+def test_a_view_without_counts_pages_by_previous_and_next(app, client, logged_in, day_of_45,
+                                                         monkeypatch):
+    logged_in("ops_agent")
+    view = next(v for v in app.extensions["admin"][0]._views
+                if getattr(v, "endpoint", None) == "service_request")
+    monkeypatch.setattr(view, "simple_list_pager", True)
+    page = client.get(f"/admin/service_request/?{DAY}&page=1").get_data(as_text=True)
+    assert "List (" not in page
+    assert len(re.findall(r'name="rowid"', page)) == 20
+    pager = re.search(r'<ul class="pagination">.*?</ul>', page, re.S).group(0)
+    assert [a.get("page") for a in links(pager, "&lt;|&gt;")] == [None, "2"]
+    last = client.get(f"/admin/service_request/?{DAY}&page=2").get_data(as_text=True)
+    assert len(re.findall(r'name="rowid"', last)) == 5
+
+
 def test_an_empty_filter_shows_the_empty_message_and_no_pager(client, logged_in):
     logged_in("ops_agent")
     page = client.get("/admin/service_request/?flt0_service_date_between=1999-01-01+to+"

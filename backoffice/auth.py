@@ -105,12 +105,46 @@ def _recent_failures(s: Session, email: str) -> int:
     )
 
 
-# One round trip for the session and its user: this runs before every page, so the statement
-# is built once.
+class CurrentUser:
+    """The logged-in staff user as g.user: the columns pages read, without an ORM instance.
+
+    Built from one plain row before every page; code that changes the user loads the StaffUser
+    row by id."""
+
+    __slots__ = ("id", "email", "name", "roles", "locale", "active", "role_set")
+
+    def __init__(self, id: int, email: str, name: str, roles: str, locale: str, active: bool):
+        self.id, self.email, self.name, self.roles = id, email, name, roles
+        self.locale, self.active = locale, active
+        self.role_set = frozenset(r for r in roles.split(",") if r)
+
+    def has_role(self, *roles: str) -> bool:
+        return not self.role_set.isdisjoint(roles)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<CurrentUser {self.id} {self.email}>"
+
+
+# One round trip for the session and its user, as plain columns: this runs before every page,
+# so the statement is built once and no ORM instances are made.
+_session_t, _user_t = StaffSession.__table__, StaffUser.__table__
 _SESSION_AND_USER = (
-    sa.select(StaffSession, StaffUser)
-    .outerjoin(StaffUser, StaffUser.id == StaffSession.user_id)
-    .where(StaffSession.token_hash == sa.bindparam("token_hash"))
+    sa.select(_session_t.c.id, _session_t.c.last_seen_at, _session_t.c.revoked_at,
+              _user_t.c.id.label("user_id"), _user_t.c.email, _user_t.c.name, _user_t.c.roles,
+              _user_t.c.locale, _user_t.c.active)
+    .select_from(_session_t.outerjoin(_user_t, _user_t.c.id == _session_t.c.user_id))
+    .where(_session_t.c.token_hash == sa.bindparam("token_hash"))
+)
+_TOUCH_SESSION = (
+    sa.update(_session_t).where(_session_t.c.id == sa.bindparam("session_id"))
+    .values(last_seen_at=sa.bindparam("now"))
+)
+_REVOKE_SESSION = (
+    sa.update(_session_t).where(_session_t.c.id == sa.bindparam("session_id"))
+    .values(revoked_at=sa.bindparam("now"))
 )
 
 
@@ -122,25 +156,24 @@ def load_user() -> None:
     if not token:
         return
     s = db.session
-    found = s.execute(_SESSION_AND_USER, {"token_hash": _token_hash(token)}).first()
-    row, user = found if found is not None else (None, None)
+    row = s.execute(_SESSION_AND_USER, {"token_hash": _token_hash(token)}).first()
     now = utcnow()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     if row is None or row.revoked_at is not None:
         session.clear()
         return
-    if user is None or not user.active or now - row.last_seen_at > idle:
-        row.revoked_at = now
+    if row.user_id is None or not row.active or now - row.last_seen_at > idle:
+        s.execute(_REVOKE_SESSION, {"session_id": row.id, "now": now})
         s.commit()
         session.clear()
-        if user is not None and user.active:
+        if row.user_id is not None and row.active:
             g.session_expired = True
         return
     if now - row.last_seen_at > timedelta(seconds=60):
-        row.last_seen_at = now
+        s.execute(_TOUCH_SESSION, {"session_id": row.id, "now": now})
         s.commit()
-    g.user = user
-    audit.set_actor(audit.Actor(user.id, user.email))
+    g.user = CurrentUser(row.user_id, row.email, row.name, row.roles, row.locale, row.active)
+    audit.set_actor(audit.Actor(row.user_id, row.email))
 
 
 class LoginForm(FlaskForm):
@@ -221,7 +254,7 @@ def set_locale(code: str):
         return redirect(url_for("auth.login"))
     if code not in ("es", "en"):
         abort(400)
-    g.user.locale = code
+    db.session.get(StaffUser, g.user.id).locale = code
     db.session.commit()
     return redirect(_safe_next(request.referrer and urlsplit(request.referrer).path))
 

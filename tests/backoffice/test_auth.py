@@ -100,3 +100,27 @@ def test_spanish_interface(client, logged_in, session):
     page = client.get("/admin/").get_data(as_text=True)
     assert "Nuevas solicitudes por cubrir" in page
     assert "Clientes" in page
+
+
+def test_language_switch_from_the_user_menu_is_kept(client, logged_in, session):
+    user = logged_in("ops_agent")  # English
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "Clients" in page and "Clientes" not in page
+    resp = client.post("/locale/es", data={"csrf_token": csrf_from(page)},
+                       headers={"Referer": "http://localhost/admin/"})
+    assert resp.status_code == 302
+    session.refresh(user)
+    assert user.locale == "es"
+    assert "Clientes" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_idle_check_refreshes_last_seen_once_a_minute(client, logged_in, session):
+    user = logged_in("ops_agent")
+    row = session.scalar(sa.select(StaffSession).where(StaffSession.user_id == user.id))
+    row.last_seen_at -= timedelta(minutes=2)
+    session.flush()
+    before = row.last_seen_at
+    assert client.get("/admin/").status_code == 200
+    session.refresh(row)
+    assert row.last_seen_at > before + timedelta(minutes=1)
+    assert row.revoked_at is None

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from backoffice import auth
-from backoffice.admin.menu import cached_menu
+from backoffice.admin.menu import cached_part
 from backoffice.admin.urls import fixed_url, query_string, static_url
 from backoffice.config import Config
 from backoffice.db import configure_engine, db, engine_options
@@ -60,7 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = lambda: select_locale()
     app.jinja_env.globals["format_date"] = format_date
-    app.jinja_env.globals["cached_menu"] = cached_menu
+    app.jinja_env.globals["cached_part"] = cached_part
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.globals["fixed_url"] = fixed_url
     app.jinja_env.globals["query_string"] = query_string

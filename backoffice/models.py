@@ -67,6 +67,7 @@ class Timestamped:
 
 class Client(Timestamped, Base):
     __tablename__ = "client"
+    __label_columns__ = ("name",)  # what __str__ reads: a record page loads only these
     __audited__ = True
     __table_args__ = (
         sa.CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90)", name="lat_range"),
@@ -106,6 +107,7 @@ professional_excluded_client = sa.Table(
 
 class Professional(Timestamped, Base):
     __tablename__ = "professional"
+    __label_columns__ = ("name",)  # what __str__ reads: a record page loads only these
     __audited__ = True
     __table_args__ = (
         sa.CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90)", name="lat_range"),
@@ -265,6 +267,7 @@ class ServiceRequest(Timestamped, Base):
 
 class StaffUser(Base):
     __tablename__ = "staff_user"
+    __label_columns__ = ("name",)  # what __str__ reads: a record page loads only these
     __audited__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)

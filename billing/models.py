@@ -59,6 +59,7 @@ class InvoiceFigures:
 
 class Invoice(InvoiceFigures, Timestamped, Base):
     __tablename__ = "billing_invoice"
+    __label_columns__ = ("series", "number")  # what __str__ (code) reads
     __audited__ = True
     __table_args__ = (
         sa.UniqueConstraint("series", "number", name="uq_billing_invoice_series_number"),

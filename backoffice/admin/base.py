@@ -16,6 +16,7 @@ from wtforms.fields.core import UnboundField
 from backoffice import audit
 from backoffice.admin.list_page import ListPageMixin
 from backoffice.admin.listing import FastListMixin
+from backoffice.admin.record_page import RecordPageMixin
 from backoffice.db import db
 
 
@@ -61,7 +62,7 @@ class SecureView(RoleAccess, BaseView):
     """A custom panel page (not a model list) with role-based access."""
 
 
-class SecureModelView(RoleAccess, ListPageMixin, FastListMixin, ModelView):
+class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin, ModelView):
     form_base_class = SecureForm
     page_size = 20
     can_set_page_size = True
@@ -170,9 +171,11 @@ class SecureModelView(RoleAccess, ListPageMixin, FastListMixin, ModelView):
 
     def get_one(self, id):
         # A hand-edited or stale link (?id=abc) is "record does not exist", not a server error.
+        # The rows a view hides from a role (get_query) stay hidden here too.
         if parse_id(id) is None:
             return None
-        return super().get_one(id)
+        pk = sa.inspect(self.model).primary_key[0]
+        return self.get_query().filter(pk == int(id)).one_or_none()
 
     # --- details page: the audit history of the record, and links to related work
     def record_links(self, model) -> list[tuple[str, str]]:

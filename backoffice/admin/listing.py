@@ -229,13 +229,6 @@ class FastListMixin:
             out[pk] = Markup("".join(cells))
         return out
 
-    def render_details(self, model, details_columns) -> Markup:
-        """Return the rows of a record's details table as HTML, rendered in one pass."""
-        rows = [f"<tr><td><b>{escape(name)}</b></td>"
-                f"<td>{escape(self.get_detail_value(None, model, c))}</td></tr>"
-                for c, name in details_columns]
-        return Markup("".join(rows))
-
     # --- export: streamed, flat memory, formulas neutralised
     def _export_csv(self, return_url):
         view_args = self._get_list_extra_args()

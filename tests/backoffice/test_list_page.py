@@ -161,3 +161,66 @@ def test_a_bad_record_link_says_the_record_does_not_exist(client, logged_in, lin
     resp = client.get(link, follow_redirects=True)
     assert resp.status_code == 200
     assert "Record does not exist." in resp.get_data(as_text=True)
+
+
+def test_record_page_shows_related_rows_by_name(client, logged_in, factories):
+    logged_in("ops_agent")
+    pro = factories.professional(name="Nieves Pardo")
+    req = factories.request(client=factories.client(name="Marta Soler"), professional=pro,
+                            day=date(2030, 5, 6), start=time(9),
+                            status=RequestStatus.CONFIRMED)
+    page = client.get(f"/admin/service_request/details/?id={req.id}").get_data(as_text=True)
+    fields = dict(re.findall(r"<tr><td><b>([^<]+)</b></td><td>([^<]*)</td></tr>", page))
+    assert fields["Client"] == "Marta Soler"
+    assert fields["Professional"] == "Nieves Pardo"
+    assert fields["Preferred Professional"] == ""
+    assert fields["Id"] == str(req.id)
+    assert fields["Status"] == "confirmed"
+
+
+def test_a_task_of_another_team_is_not_shown_by_id(client, session, logged_in):
+    from backoffice.models import Task
+
+    theirs = Task(role="finance", kind="call", title="Call about invoice 12")
+    ours = Task(role="vetting", kind="document", title="Chase the ID copy")
+    session.add_all([theirs, ours])
+    session.flush()
+    logged_in("vetting")
+    page = client.get(f"/admin/task/details/?id={ours.id}").get_data(as_text=True)
+    assert "Chase the ID copy" in page
+    for view in ("details", "edit"):
+        resp = client.get(f"/admin/task/{view}/?id={theirs.id}", follow_redirects=True)
+        text = resp.get_data(as_text=True)
+        assert "Record does not exist." in text
+        assert "Call about invoice 12" not in text
+
+
+def test_label_columns_are_all_a_name_needs(session, factories, make_user):
+    """A record page loads only __label_columns__ of a related row: __str__ must need no more."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import load_only
+
+    from backoffice.db import Base
+    from backoffice.admin.record_page import label_columns
+
+    made = {"Client": factories.client(name="Marta Soler"),
+            "Professional": factories.professional(name="Nieves Pardo"),
+            "StaffUser": make_user("vetting")}
+    session.flush()
+    expected = {name: (row.id, str(row)) for name, row in made.items()}
+    session.expire_all()  # loaded rows would otherwise keep every column
+    checked = 0
+    for mapper in Base.registry.mappers:
+        model = mapper.class_
+        columns = label_columns(model)
+        if columns is None:
+            continue
+        if model.__name__ not in expected:
+            continue
+        row_id, name = expected[model.__name__]
+        row = session.scalars(sa.select(model).options(load_only(*columns))
+                              .where(model.id == row_id)).one()
+        session.expunge(row)  # a column __str__ needs beyond these now fails to load
+        assert str(row) == name
+        checked += 1
+    assert checked == len(made)

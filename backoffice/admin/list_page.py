@@ -64,8 +64,12 @@ class ListPageMixin:
         return self.render(
             self.fast_list_template,
             chrome=chrome,
-            data=data,
-            rows=self.render_rows(data, self._list_columns, return_url, bool(chrome.actions)),
+            # Rows go in as finished HTML and a count: the page's row objects are freed when
+            # this method returns, not left to the collector with the template's context.
+            rows_html=Markup("".join(
+                f"<tr>{html}</tr>\n" for html in self.render_rows(
+                    data, self._list_columns, return_url, bool(chrome.actions)).values())),
+            row_count=len(data),
             count=count,
             urls=urls,
             return_url=return_url,
@@ -153,12 +157,19 @@ class ListUrls:
 
     def __init__(self, view, view_args):
         self.view, self.args = view, view_args
+        self._first_page = None
 
     def current(self) -> str:
         return self.view._get_list_url(self.args)
 
     def page(self, p: int) -> str:
-        return self.view._get_list_url(self.args.clone(page=p))
+        # Flask-Admin's query string starts with the page; the rest is the same on every link.
+        if self._first_page is None:
+            url = self.view._get_list_url(self.args.clone(page=0))
+            path, _, rest = url.partition("?")
+            self._first_page = (url, f"{path}?page=", f"&{rest}" if rest else "")
+        first, prefix, rest = self._first_page
+        return f"{prefix}{p}{rest}" if p else first
 
     def sort(self, column: int, invert: bool = False) -> str:
         desc = 1 if invert and not self.args.sort_desc else None

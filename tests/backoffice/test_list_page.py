@@ -224,3 +224,29 @@ def test_label_columns_are_all_a_name_needs(session, factories, make_user):
         assert str(row) == name
         checked += 1
     assert checked == len(made)
+
+
+@pytest.mark.parametrize("endpoint", ["service_request", "client"])
+def test_plain_rows_show_what_model_rows_show(app, client, logged_in, factories, monkeypatch,
+                                              endpoint):
+    """The lists read as plain columns render each cell as the model objects did."""
+    pro = factories.professional(name="Nieves Pardo")
+    for i, name in enumerate(["Ana <b>Roca</b>", "=HYPERLINK(x)", "Marta Soler"]):
+        factories.request(client=factories.client(name=name), day=date(2030, 5, 6),
+                          start=time(8 + i), professional=pro if i != 1 else None,
+                          status=RequestStatus.CONFIRMED if i != 1 else RequestStatus.NEW)
+    logged_in("ops_agent")
+    view = next(v for v in app.extensions["admin"][0]._views
+                if getattr(v, "endpoint", None) == endpoint)
+    assert view.plain_list_rows
+
+    def rows() -> list[str]:
+        page = client.get(f"/admin/{endpoint}/?search=").get_data(as_text=True)
+        page = re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "", page)
+        return re.findall(r"<tr><td>.*?</tr>", page)
+
+    plain = rows()
+    monkeypatch.setattr(view, "plain_list_rows", False)
+    assert rows() == plain
+    assert len(plain) >= 3
+    assert any("Ana &lt;b&gt;Roca&lt;/b&gt;" in r for r in plain)

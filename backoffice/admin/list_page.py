@@ -153,30 +153,52 @@ def pager_pages(page: int, pages: int, window: int = 3) -> range:
 
 
 class ListUrls:
-    """The links of one list page, each the list's URL with one argument changed."""
+    """The links of one list page, each the list's URL with one argument changed.
+
+    The query string is Flask-Admin's (page, sort, desc, search, extra arguments, page size,
+    filters, in that order); the arguments no link changes are encoded once per page."""
 
     def __init__(self, view, view_args):
         self.view, self.args = view, view_args
-        self._first_page = None
+        self._parts = None
+
+    def _link(self, page, sort, desc, page_size) -> str:
+        if self._parts is None:
+            args, view = self.args, self.view
+            middle = {"search": args.search, **args.extra_args}
+            self._parts = (endpoint_url(view, ".index_view") + "?",
+                           query_string(middle)[1:],
+                           query_string(view._get_filters(args.filters))[1:])
+        path, middle, filters = self._parts
+        head = []
+        if page:
+            head.append(f"page={page}")
+        if sort is not None:
+            head.append(query_string({"sort": sort})[1:])
+        if desc:
+            head.append("desc=1")
+        if middle:
+            head.append(middle)
+        head.append(f"page_size={self.view.get_safe_page_size(page_size)}")
+        if filters:
+            head.append(filters)
+        return path + "&".join(head)
 
     def current(self) -> str:
-        return self.view._get_list_url(self.args)
+        a = self.args
+        return self._link(a.page, a.sort, a.sort_desc, a.page_size)
 
     def page(self, p: int) -> str:
-        # Flask-Admin's query string starts with the page; the rest is the same on every link.
-        if self._first_page is None:
-            url = self.view._get_list_url(self.args.clone(page=0))
-            path, _, rest = url.partition("?")
-            self._first_page = (url, f"{path}?page=", f"&{rest}" if rest else "")
-        first, prefix, rest = self._first_page
-        return f"{prefix}{p}{rest}" if p else first
+        a = self.args
+        return self._link(p, a.sort, a.sort_desc, a.page_size)
 
     def sort(self, column: int, invert: bool = False) -> str:
-        desc = 1 if invert and not self.args.sort_desc else None
-        return self.view._get_list_url(self.args.clone(sort=column, sort_desc=desc))
+        a = self.args
+        return self._link(a.page, column, invert and not a.sort_desc, a.page_size)
 
     def size(self, s: int) -> str:
-        return self.view._get_list_url(self.args.clone(page_size=s or self.view.page_size))
+        a = self.args
+        return self._link(a.page, a.sort, a.sort_desc, s or self.view.page_size)
 
     def clear_search(self) -> str:
         return self.view._get_list_url(self.args.clone(page=0, search=None, filters=None))

@@ -6,6 +6,7 @@ import enum
 import io
 import json
 import re
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -129,23 +130,21 @@ class FastListMixin:
 
     def load_page(self, ids, sort_column, sort_desc, count) -> tuple[list, int | None]:
         """Return the rows whose ids the subquery picks, in list order, and the count if asked."""
+        plain = self._plain_page()
+        order = self._plain_order(sort_column, sort_desc) if plain is not None else None
+        if order is not None:
+            # The ids came in list order; the same sort puts their rows in it again.
+            stmt = (plain.select.select_from(plain.tables.join(ids, plain.pk == ids.c.id))
+                    .order_by(*order))
+            if count is None:
+                return [plain.make_row(r) for r in db.session.execute(stmt)], None
+            found = db.session.execute(stmt.add_columns(count.column())).all()
+            return [plain.make_row(r) for r in found], (found[0][-1] if found else None)
         model = self.model
         query = self.get_query().join(ids, model.id == ids.c.id)
-        plain = self._plain_row_reader()
-        if plain is None:
-            for option in self._relation_loads():
-                query = query.options(option)
-        # The ids came in list order; the same sort puts their rows in it again.
+        for option in self._relation_loads():
+            query = query.options(option)
         query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
-        if plain is not None:
-            select, joins, make_row = plain
-            query = query.with_entities(*select)
-            for alias, rel in joins:
-                query = query.outerjoin(alias, rel.of_type(alias))
-            if count is None:
-                return [make_row(r) for r in query.all()], None
-            found = query.add_columns(count.column()).all()
-            return [make_row(r) for r in found], (found[0][-1] if found else None)
         if count is None:
             return _unique(query.all()), None
         found = query.add_columns(count.column()).all()
@@ -153,42 +152,40 @@ class FastListMixin:
 
     # A view whose list cells read only the columns it shows (its own, and "relation.column"
     # paths; a column formatter may read those too) sets this: its rows are then plain values,
-    # not model instances. No ORM state is built for them, nor left behind for the garbage
-    # collector: about 700 objects a page.
+    # not model instances, read by a statement built once. No ORM state is built for them, nor
+    # left behind for the garbage collector: about 700 objects a page.
     plain_list_rows = False
 
-    def _plain_row_reader(self):
-        """Return (columns, joins, make_row) for plain list rows, or None for model instances."""
+    def _plain_page(self) -> "PlainPage | None":
+        """Return the statement parts and row maker for plain list rows, or None."""
         if not self.plain_list_rows:
             return None
-        cached = self.__dict__.get("_plain_reader")
-        if cached is not None:
-            return cached
-        pk = sa.inspect(self.model).primary_key[0].key
-        names = [pk] + [c for c, _ in self._list_columns if c != pk]
-        found = self._column_select(names)
-        if found is None:
-            raise TypeError(f"{type(self).__name__}.plain_list_rows: the list shows a value "
-                            "that is not a column; leave plain_list_rows off")
-        select, joins = found
-        own = [(n, i) for i, n in enumerate(names) if "." not in n]
-        related: dict[str, list] = {}
-        for i, n in enumerate(names):
-            if "." in n:
-                rel, attr = n.split(".", 1)
-                related.setdefault(rel, []).append((attr, i))
-
-        def make_row(row) -> PlainRow:
-            obj = PlainRow(**{n: row[i] for n, i in own})
-            for rel, attrs in related.items():
-                values = {a: row[i] for a, i in attrs}
-                # An outer join that found nothing reads as no related row, as the ORM's None.
-                setattr(obj, rel, PlainRow(**values)
-                        if any(v is not None for v in values.values()) else None)
-            return obj
-
-        cached = self.__dict__["_plain_reader"] = (select, joins, make_row)
+        cached = self.__dict__.get("_plain_page_parts")
+        if cached is None:
+            cached = self.__dict__["_plain_page_parts"] = PlainPage.build(self)
         return cached
+
+    def _plain_order(self, sort_column, sort_desc) -> list | None:
+        """Return the list's ORDER BY on table columns, or None if it sorts through a join."""
+        cache = self.__dict__.setdefault("_plain_orders", {})
+        key = (sort_column, bool(sort_desc))
+        if key not in cache:
+            if sort_column is None:
+                fields = [(f, j, d) for f, j, d in self._get_default_order()]
+            elif sort_column in self._sortable_columns:
+                fields = [(self._sortable_columns[sort_column],
+                           self._sortable_joins.get(sort_column), sort_desc)]
+            else:  # Flask-Admin ignores an unknown sort column
+                fields = []
+            order = []
+            for field, joins, desc in fields:
+                column = table_column(field)
+                if joins or column is None:
+                    order = None
+                    break
+                order.append(column.desc() if desc else column)
+            cache[key] = order
+        return cache[key]
 
     def _relation_loads(self) -> list:
         """Join the many-to-one relations the list shows, reading only the columns it shows.
@@ -221,6 +218,8 @@ class FastListMixin:
         choices_map = self._column_choices_map.get(name)
         path = name.split(".")
 
+        formatters = {}  # by value type: the first type formatter that applies, or None
+
         def read(row, context=None):
             if column_fmt is not None:
                 value = column_fmt(self, context, row, name)
@@ -232,7 +231,11 @@ class FastListMixin:
                         break
             if choices_map:
                 return choices_map.get(value) or value
-            type_fmt = _type_formatter(column_type_formatters, type(value))
+            kind = value.__class__
+            try:
+                type_fmt = formatters[kind]
+            except KeyError:
+                type_fmt = formatters[kind] = _type_formatter(column_type_formatters, kind)
             return value if type_fmt is None else type_fmt(self, value, name)
 
         return read
@@ -269,16 +272,31 @@ class FastListMixin:
                     f'title="{escape(admin_gettext("Select record"))}" /></td>')
         if self.column_display_actions:
             head += f'<td class="list-buttons-column">{buttons}</td>'
-        readers = [(f'<td class="col-{c}">', self._cell_reader(
-            c, self.column_formatters, self.column_type_formatters)) for c, _name in list_columns]
+        head = head.split(PK)
+        writers = [(f'<td class="col-{c}">', self._cell_writer(c)) for c, _name in list_columns]
         out = {}
         for row in data:
             pk = self.get_pk_value(row)
-            cells = [head.replace(PK, escape(str(pk)))]
-            for td, read in readers:
-                cells.append(f"{td}{escape(read(row))}</td>")
+            cells = [str(escape(str(pk))).join(head)]
+            for td, write in writers:
+                cells.append(td)
+                cells.append(write(row))
+                cells.append("</td>")
             out[pk] = Markup("".join(cells))
         return out
+
+    def _cell_writer(self, name: str):
+        """Return a function that writes one list cell's HTML (escaped) from a row."""
+        read = self._cell_reader(name, self.column_formatters, self.column_type_formatters)
+
+        def write(row) -> str:
+            value = read(row)
+            kind = value.__class__
+            if kind is int or kind is Markup:  # digits need no escaping; Markup is HTML already
+                return str(value)
+            return escape(value)
+
+        return write
 
     # --- export: streamed, flat memory, formulas neutralised
     def _export_csv(self, return_url):
@@ -368,6 +386,70 @@ class FastListMixin:
 
 class PlainRow(SimpleNamespace):
     """A list row (or its related row) as plain attribute values."""
+
+
+def table_column(attr):
+    """Return the table column behind a model's column attribute (or its property), or None
+    for anything else."""
+    prop = attr if isinstance(attr, sa.orm.ColumnProperty) else getattr(attr, "property", None)
+    if isinstance(prop, sa.orm.ColumnProperty) and len(prop.columns) == 1:
+        column = prop.columns[0]
+        return column if isinstance(column, sa.Column) else None
+    return None
+
+
+@dataclass(frozen=True)
+class PlainPage:
+    """A list's page statement on plain tables: its columns, its joins and a row maker."""
+
+    select: sa.Select
+    tables: sa.FromClause
+    pk: sa.Column
+    make_row: object
+
+    @classmethod
+    def build(cls, view) -> "PlainPage":
+        model = view.model
+        mapper = sa.inspect(model)
+        table = mapper.local_table
+        pk = mapper.primary_key[0]
+        names = [pk.key] + [c for c, _ in view._list_columns if c != pk.key]
+        columns, tables, aliases = [], table, {}
+        own, related = [], {}
+        for i, name in enumerate(names):
+            rel_name, _, attr = name.rpartition(".")
+            owner = mapper
+            if rel_name:
+                rel = mapper.relationships.get(rel_name)
+                if rel is None or rel.uselist or "." in rel_name:
+                    raise TypeError(f"{type(view).__name__}.plain_list_rows: {name} is not a "
+                                    "column of a many-to-one relation")
+                if rel_name not in aliases:
+                    alias = rel.mapper.local_table.alias()
+                    on = sa.and_(*(alias.c[remote.key] == local
+                                   for local, remote in rel.local_remote_pairs))
+                    tables = tables.outerjoin(alias, on)
+                    aliases[rel_name] = alias
+                owner = rel.mapper
+                related.setdefault(rel_name, []).append((attr, i))
+            else:
+                own.append((name, i))
+            column = table_column(owner.column_attrs.get(attr))
+            if column is None:
+                raise TypeError(f"{type(view).__name__}.plain_list_rows: the list shows {name}, "
+                                "which is not a column; leave plain_list_rows off")
+            columns.append(aliases[rel_name].c[column.key] if rel_name else column)
+
+        def make_row(row) -> PlainRow:
+            obj = PlainRow(**{n: row[i] for n, i in own})
+            for rel_name, attrs in related.items():
+                values = {a: row[i] for a, i in attrs}
+                # An outer join that found nothing reads as no related row, as the ORM's None.
+                setattr(obj, rel_name, PlainRow(**values)
+                        if any(v is not None for v in values.values()) else None)
+            return obj
+
+        return cls(sa.select(*columns), tables, pk, make_row)
 
 
 _FORMATTER_CACHE: dict[tuple[int, type], object] = {}

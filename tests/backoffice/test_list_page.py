@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from flask import url_for
 
-from backoffice.admin.list_page import pager_pages
+from backoffice.admin.list_page import ListUrls, pager_pages
 from backoffice.models import RequestStatus
 from tests.conftest import PASSWORD, csrf_from
 
@@ -76,6 +76,18 @@ def test_links_are_the_ones_flask_admin_would_build(app, client, logged_in, day_
                                page_size=view.get_safe_page_size(a.page_size),
                                **view._get_filters(a.filters))
             assert view._get_list_url(a) == expected
+        # The page's links, built from arguments encoded once, are the same URLs.
+        for query in (path, "/admin/service_request/", "/admin/service_request/?sort=0"):
+            with app.test_request_context(query):
+                args = view._get_list_extra_args()
+                urls, same = ListUrls(view, args), view._get_list_url
+                assert urls.current() == same(args)
+                assert urls.page(0) == same(args.clone(page=0))
+                assert urls.page(7) == same(args.clone(page=7))
+                assert urls.sort(3) == same(args.clone(sort=3, sort_desc=None))
+                assert urls.sort(1, True) == same(
+                    args.clone(sort=1, sort_desc=None if args.sort_desc else 1))
+                assert urls.size(100) == same(args.clone(page_size=100))
 
 
 def test_filter_menu_and_actions_follow_role_and_language(client, make_user, login, day_of_45):

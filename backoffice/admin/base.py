@@ -184,7 +184,7 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
 
     def render_history(self, model) -> Markup:
         """Return the record's audit rows, oldest first, as the history table's body."""
-        rows = [_history_row(ev) for ev in audit.history(db.session, model.__tablename__,
+        rows = [_history_row(ev) for ev in audit.history(db.session, self.model.__tablename__,
                                                          model.id)]
         if not rows:
             rows = [f'<tr><td colspan="4" class="text-muted">'

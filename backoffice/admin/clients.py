@@ -23,7 +23,7 @@ class ClientView(SecureModelView):
     column_searchable_list = ("name", "email", "phone")
     column_filters = ("status", "zone", "language", "created_at")
     column_default_sort = ("id", True)
-    plain_list_rows = True  # every cell reads a column
+    plain_rows = True  # every cell reads a column
     column_labels = {"zone": _l("Zone"), "created_at": _l("Created")}
     column_export_list = (
         "id", "name", "email", "phone", "address", "zone", "language", "status",

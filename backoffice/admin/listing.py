@@ -150,15 +150,17 @@ class FastListMixin:
         found = query.add_columns(count.column()).all()
         return _unique(row for row, _ in found), (found[0][1] if found else None)
 
-    # A view whose list cells read only the columns it shows (its own, and "relation.column"
-    # paths; a column formatter may read those too) sets this: its rows are then plain values,
-    # not model instances, read by a statement built once. No ORM state is built for them, nor
-    # left behind for the garbage collector: about 700 objects a page.
-    plain_list_rows = False
+    # A view whose list cells and record page read only the columns they show (its own, and
+    # "relation.column" paths; a column formatter may read those too; a related row shown
+    # whole by its one label column) and whose record_links read only columns sets this: its
+    # rows are then plain values, not model instances, read by statements built once. No ORM
+    # state is built for them, nor left behind for the garbage collector: about 700 objects a
+    # list page.
+    plain_rows = False
 
     def _plain_page(self) -> "PlainPage | None":
         """Return the statement parts and row maker for plain list rows, or None."""
-        if not self.plain_list_rows:
+        if not self.plain_rows:
             return None
         cached = self.__dict__.get("_plain_page_parts")
         if cached is None:
@@ -422,7 +424,7 @@ class PlainPage:
             if rel_name:
                 rel = mapper.relationships.get(rel_name)
                 if rel is None or rel.uselist or "." in rel_name:
-                    raise TypeError(f"{type(view).__name__}.plain_list_rows: {name} is not a "
+                    raise TypeError(f"{type(view).__name__}.plain_rows: {name} is not a "
                                     "column of a many-to-one relation")
                 if rel_name not in aliases:
                     alias = rel.mapper.local_table.alias()
@@ -436,8 +438,8 @@ class PlainPage:
                 own.append((name, i))
             column = table_column(owner.column_attrs.get(attr))
             if column is None:
-                raise TypeError(f"{type(view).__name__}.plain_list_rows: the list shows {name}, "
-                                "which is not a column; leave plain_list_rows off")
+                raise TypeError(f"{type(view).__name__}.plain_rows: the list shows {name}, "
+                                "which is not a column; leave plain_rows off")
             columns.append(aliases[rel_name].c[column.key] if rel_name else column)
 
         def make_row(row) -> PlainRow:

@@ -16,8 +16,21 @@ from flask_babel import get_locale
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
 
+from backoffice.admin.listing import PlainRow, table_column
 from backoffice.admin.urls import endpoint_url
 from backoffice.db import db
+
+
+class Label:
+    """A related row on a plain record page, shown by its one label column."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+    def __str__(self) -> str:
+        return str(self.text)
 
 
 def label_columns(model_class) -> tuple | None:
@@ -59,12 +72,63 @@ class RecordPageMixin:
         if self._narrows_query():  # the view hides some rows (get_query): its page does too
             return (self.get_query().options(*self._record_loads())
                     .filter(pk == number).one_or_none())
+        plain = self._plain_record()
+        if plain is not None:
+            stmt, make_row = plain
+            row = db.session.execute(stmt, {"record_id": number}).first()
+            return None if row is None else make_row(row)
         stmt = self.__dict__.get("_record_stmt")
         if stmt is None:
             stmt = self.__dict__["_record_stmt"] = (
                 sa.select(self.model).options(*self._record_loads())
                 .where(pk == sa.bindparam("record_id")))
         return db.session.execute(stmt, {"record_id": number}).scalar()
+
+    def _plain_record(self):
+        """Return (statement, row maker) reading the record as plain columns, or None.
+
+        Only for views that set plain_rows, and only when every field is a column or a
+        many-to-one relation whose rows are named by one column."""
+        if not getattr(self, "plain_rows", False):
+            return None
+        if "_plain_record_parts" not in self.__dict__:
+            self.__dict__["_plain_record_parts"] = self._build_plain_record()
+        return self.__dict__["_plain_record_parts"]
+
+    def _build_plain_record(self):
+        mapper = sa.inspect(self.model)
+        table = mapper.local_table
+        pk = mapper.primary_key[0]
+        names = [pk.key] + [n for n, _ in self._details_columns if n != pk.key]
+        columns, tables, own, related = [], table, [], []
+        for i, name in enumerate(names):
+            if not isinstance(name, str):
+                return None
+            if name in mapper.column_attrs:
+                column = table_column(mapper.column_attrs[name])
+                if column is None:
+                    return None
+                columns.append(column)
+                own.append((name, i))
+                continue
+            rel = mapper.relationships.get(name)
+            label = label_columns(rel.mapper.class_) if rel is not None else None
+            if rel is None or rel.uselist or label is None or len(label) != 1:
+                return None
+            alias = rel.mapper.local_table.alias()
+            tables = tables.outerjoin(alias, sa.and_(
+                *(alias.c[remote.key] == local for local, remote in rel.local_remote_pairs)))
+            columns.append(alias.c[table_column(label[0]).key])
+            related.append((name, i))
+
+        def make_row(row) -> PlainRow:
+            obj = PlainRow(**{n: row[i] for n, i in own})
+            for n, i in related:
+                setattr(obj, n, None if row[i] is None else Label(row[i]))
+            return obj
+
+        stmt = sa.select(*columns).select_from(tables).where(pk == sa.bindparam("record_id"))
+        return stmt, make_row
 
     def _narrows_query(self) -> bool:
         from flask_admin.contrib.sqla import ModelView

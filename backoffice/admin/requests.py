@@ -33,7 +33,7 @@ class ServiceRequestView(SecureModelView):
                      "service_date": _l("Date"), "window_start": _l("From"),
                      "duration_min": _l("Minutes"), "start_at": _l("Start")}
     column_formatters = {"skill": lambda v, c, m, n: label(m.skill)}
-    plain_list_rows = True  # every cell reads a column (the formatter reads m.skill)
+    plain_rows = True  # every cell reads a column (the formatter reads m.skill)
     # The file carries stored codes (skill, status) whatever the agent's language, and reads
     # straight from the columns: no per-row formatting.
     column_formatters_export = {}

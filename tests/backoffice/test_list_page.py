@@ -234,6 +234,8 @@ def test_label_columns_are_all_a_name_needs(session, factories, make_user):
                               .where(model.id == row_id)).one()
         session.expunge(row)  # a column __str__ needs beyond these now fails to load
         assert str(row) == name
+        if len(columns) == 1:  # a plain record page shows the column itself
+            assert str(getattr(row, columns[0].key)) == name
         checked += 1
     assert checked == len(made)
 
@@ -250,7 +252,7 @@ def test_plain_rows_show_what_model_rows_show(app, client, logged_in, factories,
     logged_in("ops_agent")
     view = next(v for v in app.extensions["admin"][0]._views
                 if getattr(v, "endpoint", None) == endpoint)
-    assert view.plain_list_rows
+    assert view.plain_rows
 
     def rows() -> list[str]:
         page = client.get(f"/admin/{endpoint}/?search=").get_data(as_text=True)
@@ -258,7 +260,34 @@ def test_plain_rows_show_what_model_rows_show(app, client, logged_in, factories,
         return re.findall(r"<tr><td>.*?</tr>", page)
 
     plain = rows()
-    monkeypatch.setattr(view, "plain_list_rows", False)
+    monkeypatch.setattr(view, "plain_rows", False)
     assert rows() == plain
     assert len(plain) >= 3
     assert any("Ana &lt;b&gt;Roca&lt;/b&gt;" in r for r in plain)
+
+
+@pytest.mark.parametrize("endpoint", ["service_request", "client"])
+def test_plain_record_page_shows_what_the_model_shows(app, client, logged_in, factories,
+                                                      monkeypatch, endpoint):
+    pro = factories.professional(name="Nieves <i>Pardo</i>")
+    shown = factories.request(client=factories.client(name="Ana Roca"), day=date(2030, 5, 6),
+                              start=time(9), professional=pro,
+                              status=RequestStatus.CONFIRMED)
+    shown.preferred_professional = pro
+    factories.session.flush()
+    logged_in("ops_agent")
+    view = next(v for v in app.extensions["admin"][0]._views
+                if getattr(v, "endpoint", None) == endpoint)
+    assert view.plain_rows and view._plain_record() is not None
+    record_id = shown.id if endpoint == "service_request" else shown.client_id
+
+    def page() -> str:
+        html = client.get(f"/admin/{endpoint}/details/?id={record_id}").get_data(as_text=True)
+        return re.sub(r'name="csrf_token" value="[^"]*"', "", html)
+
+    plain = page()
+    monkeypatch.setattr(view, "plain_rows", False)
+    assert page() == plain
+    assert "Ana Roca" in plain
+    if endpoint == "service_request":
+        assert plain.count("Nieves &lt;i&gt;Pardo&lt;/i&gt;") == 2

@@ -184,8 +184,10 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
 
     def render_history(self, model) -> Markup:
         """Return the record's audit rows, oldest first, as the history table's body."""
-        rows = [_history_row(ev) for ev in audit.history(db.session, self.model.__tablename__,
-                                                         model.id)]
+        events = getattr(model, "audit_history", None)  # a plain record brings its own
+        if events is None:
+            events = audit.history(db.session, self.model.__tablename__, model.id)
+        rows = [_history_row(ev) for ev in events]
         if not rows:
             rows = [f'<tr><td colspan="4" class="text-muted">'
                     f'{escape(gettext("No recorded changes."))}</td></tr>']

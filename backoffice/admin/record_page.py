@@ -6,6 +6,8 @@ This page keeps its HTML and script; it reads only what it shows and renders the
 Python pass.
 """
 
+from collections import namedtuple
+
 import sqlalchemy as sa
 from flask import flash, redirect, request
 from flask_admin import expose
@@ -16,9 +18,13 @@ from flask_babel import get_locale
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
 
+from backoffice import audit
 from backoffice.admin.listing import PlainRow, table_column
 from backoffice.admin.urls import endpoint_url
 from backoffice.db import db
+
+
+HistoryEvent = namedtuple("HistoryEvent", "at actor action changes note")
 
 
 class Label:
@@ -75,8 +81,8 @@ class RecordPageMixin:
         plain = self._plain_record()
         if plain is not None:
             stmt, make_row = plain
-            row = db.session.execute(stmt, {"record_id": number}).first()
-            return None if row is None else make_row(row)
+            rows = db.session.execute(stmt, {"record_id": number}).all()
+            return make_row(rows) if rows else None
         stmt = self.__dict__.get("_record_stmt")
         if stmt is None:
             stmt = self.__dict__["_record_stmt"] = (
@@ -121,13 +127,27 @@ class RecordPageMixin:
             columns.append(alias.c[table_column(label[0]).key])
             related.append((name, i))
 
-        def make_row(row) -> PlainRow:
+        # The record's audit history comes in the same statement, one row per event (the
+        # record's columns repeated): one round trip for the whole page.
+        events = audit.AuditEvent.__table__.alias()
+        history = [events.c.at, events.c.actor, events.c.action, events.c.changes,
+                   events.c.note]
+        tables = tables.outerjoin(events, sa.and_(
+            events.c.entity == table.name,
+            events.c.entity_id == sa.cast(pk, events.c.entity_id.type)))
+        first_event = len(columns)
+
+        def make_row(rows) -> PlainRow:
+            row = rows[0]
             obj = PlainRow(**{n: row[i] for n, i in own})
             for n, i in related:
                 setattr(obj, n, None if row[i] is None else Label(row[i]))
+            obj.audit_history = [HistoryEvent(*r[first_event:]) for r in rows
+                                 if r[first_event] is not None]
             return obj
 
-        stmt = sa.select(*columns).select_from(tables).where(pk == sa.bindparam("record_id"))
+        stmt = (sa.select(*columns, *history).select_from(tables)
+                .where(pk == sa.bindparam("record_id")).order_by(events.c.id))
         return stmt, make_row
 
     def _narrows_query(self) -> bool:

@@ -289,5 +289,7 @@ def test_plain_record_page_shows_what_the_model_shows(app, client, logged_in, fa
     monkeypatch.setattr(view, "plain_rows", False)
     assert page() == plain
     assert "Ana Roca" in plain
+    history = plain[plain.index('class="table table-sm table-striped audit-history"'):]
+    assert ">create<" in history
     if endpoint == "service_request":
         assert plain.count("Nieves &lt;i&gt;Pardo&lt;/i&gt;") == 2

@@ -88,6 +88,9 @@ class Client(Timestamped, Base):
         _enum(ClientStatus, "client_status"), default=ClientStatus.ACTIVE, index=True
     )
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    # How many service requests the client has: kept by triggers on service_request
+    # (migration 0006) in the same transaction as each change; the application never writes it.
+    request_count: Mapped[int] = mapped_column(default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

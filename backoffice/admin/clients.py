@@ -19,15 +19,17 @@ from backoffice.services import clients as client_service
 class ClientView(SecureModelView):
     allowed_roles = frozenset({"ops_agent", "finance"})
     write_roles = frozenset({"ops_agent"})
-    column_list = ("id", "name", "email", "phone", "zone", "language", "status", "created_at")
+    column_list = ("id", "name", "email", "phone", "zone", "language", "status", "request_count",
+                   "created_at")
     column_searchable_list = ("name", "email", "phone")
     column_filters = ("status", "zone", "language", "created_at")
     column_default_sort = ("id", True)
     plain_rows = True  # every cell reads a column
-    column_labels = {"zone": _l("Zone"), "created_at": _l("Created")}
+    column_labels = {"zone": _l("Zone"), "created_at": _l("Created"),
+                     "request_count": _l("Services")}
     column_export_list = (
         "id", "name", "email", "phone", "address", "zone", "language", "status",
-        "stripe_customer_id", "created_at",
+        "stripe_customer_id", "request_count", "created_at",
     )
     form_columns = ("name", "email", "phone", "address", "lat", "lon", "language", "notes",
                     "status", "stripe_customer_id")

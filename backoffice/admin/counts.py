@@ -40,18 +40,21 @@ class CappedCount:
     def __init__(self, model, *, filtered: bool):
         self.model, self.filtered = model, filtered
         self.query = db.session.query(model.id)
+        # The exact figure when a criterion brought it (a search by client name sums the
+        # matching clients' request counts); any later join or filter makes it unknown again.
+        self.known: int | None = None
 
     # Flask-Admin applies joins and filters to the count query with these calls.
     def join(self, *args, **kwargs):
-        self.query = self.query.join(*args, **kwargs)
+        self.query, self.known = self.query.join(*args, **kwargs), None
         return self
 
     def outerjoin(self, *args, **kwargs):
-        self.query = self.query.outerjoin(*args, **kwargs)
+        self.query, self.known = self.query.outerjoin(*args, **kwargs), None
         return self
 
     def filter(self, *args, **kwargs):
-        self.query = self.query.filter(*args, **kwargs)
+        self.query, self.known = self.query.filter(*args, **kwargs), None
         return self
 
     def where(self, *args):
@@ -61,7 +64,10 @@ class CappedCount:
         return self
 
     def estimate(self) -> ShownCount | None:
-        """Return the table's estimate when no filter applies and the table is large."""
+        """Return the figure when it takes no counting: the known one, or the table's estimate
+        when no filter applies and the table is large."""
+        if self.known is not None:
+            return ShownCount(self.known)
         if self.filtered:
             return None
         estimate = table_estimate(db.session, self.model.__table__.name)
@@ -82,7 +88,9 @@ class CappedCount:
 
     def run(self) -> ShownCount:
         """Return the figure on its own (an empty page has no row to carry it)."""
-        return self.estimate() or self.shown(db.session.scalar(sa.select(self.column())))
+        shown = self.estimate()
+        return shown if shown is not None else self.shown(
+            db.session.scalar(sa.select(self.column())))
 
 
 def table_estimate(session: Session, table: str) -> int | None:

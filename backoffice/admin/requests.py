@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from assignment.service import double_booking_message
 from backoffice import audit
 from backoffice.admin.base import SecureModelView, parse_id
+from backoffice.admin.counts import CappedCount
 from backoffice.admin.listing import label
 from backoffice.admin.validators import lat_range, lon_range, not_before
 from backoffice.db import db
@@ -82,11 +83,13 @@ class ServiceRequestView(SecureModelView):
         # (client_id, service_date, id) index. PostgreSQL misjudges short ILIKE patterns and would
         # rather walk every date backwards; a literal id list tells it how few clients match.
         table = Client.__table__  # plain columns: no ORM work for a list of ids
-        clients = sa.select(table.c.id)
+        clients = sa.select(table.c.id, table.c.request_count)
         for word in search.split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clients = clients.where(table.c.name.ilike(f"%{escaped}%", escape="\\"))
-        ids = db.session.scalars(clients.limit(SEARCH_ID_LIST_MAX + 1)).all()
+        found = db.session.execute(clients.limit(SEARCH_ID_LIST_MAX + 1)).all()
+        ids = [client_id for client_id, _ in found]
+        clients = clients.with_only_columns(table.c.id)
         if len(ids) <= SEARCH_ID_LIST_MAX and db.session.get_bind().dialect.name == "postgresql":
             # One array parameter: a long IN list is rendered, sent and parsed value by value.
             condition = ServiceRequest.client_id == sa.any_(
@@ -98,6 +101,10 @@ class ServiceRequestView(SecureModelView):
         query = query.filter(condition)
         if count_query is not None:
             count_query = count_query.filter(condition)
+            if len(ids) <= SEARCH_ID_LIST_MAX and isinstance(count_query, CappedCount):
+                # Every request of these clients matches: their own counts (kept by the
+                # database) add up to the figure, with no count of the requests themselves.
+                count_query.known = sum(n for _, n in found)
         return query, count_query, joins, count_joins
 
     def create_form(self, obj=None):

@@ -106,3 +106,51 @@ def test_export_reads_columns_or_falls_back_to_objects(app, client, logged_in, b
 ])
 def test_formula_signs_are_neutralised_but_numbers_stay_numbers(value, cell):
     assert listing.neutralise(value) == cell
+
+
+def _counts(session, *clients) -> list[int]:
+    import sqlalchemy as sa
+
+    from backoffice.models import Client
+
+    table = Client.__table__
+    found = dict(session.execute(sa.select(table.c.id, table.c.request_count)
+                                 .where(table.c.id.in_([c.id for c in clients]))).all())
+    return [found[c.id] for c in clients]
+
+
+def test_each_client_request_count_is_kept_by_the_database(session, factories):
+    ana, eva = factories.client(name="Ana Ruiz"), factories.client(name="Eva Sanz")
+    assert _counts(session, ana, eva) == [0, 0]
+    first = factories.request(client=ana)
+    factories.request(client=ana)
+    factories.request(client=eva)
+    assert _counts(session, ana, eva) == [2, 1]
+    first.client = eva  # a request moved to another client
+    session.flush()
+    assert _counts(session, ana, eva) == [1, 2]
+    first.duration_min = 90  # other changes leave the counts alone
+    session.flush()
+    assert _counts(session, ana, eva) == [1, 2]
+    session.delete(first)
+    session.flush()
+    assert _counts(session, ana, eva) == [1, 1]
+
+
+def test_a_search_by_client_name_counts_their_requests(client, logged_in, factories):
+    roca = [factories.client(name=f"Marta Roca {i}") for i in range(3)]
+    other = factories.client(name="Eva Sanz")
+    for i, c in enumerate(roca * 3 + [other] * 2):
+        factories.request(client=c, day=date(2030, 3, 4 + i % 5),
+                          status=RequestStatus.CONFIRMED if i % 2 else RequestStatus.NEW)
+    logged_in("ops_agent")
+    html = client.get("/admin/service_request/?search=roca").get_data(as_text=True)
+    assert "List (9)" in html
+    assert html.count('class="action-checkbox"') == 9
+    # With a filter as well, the figure is counted from the requests themselves.
+    html = client.get("/admin/service_request/?search=roca&flt0_status_equal=CONFIRMED"
+                      ).get_data(as_text=True)
+    assert "List (4)" in html
+    assert html.count('class="action-checkbox"') == 4
+    html = client.get("/admin/client/?search=roca").get_data(as_text=True)
+    assert html.count('<td class="col-request_count">3</td>') == 3

@@ -400,6 +400,13 @@ def table_column(attr):
     return None
 
 
+def join_related(tables, rel) -> tuple:
+    """Outer-join a many-to-one relation's table (aliased) to tables; return both."""
+    alias = rel.mapper.local_table.alias()
+    on = sa.and_(*(alias.c[remote.key] == local for local, remote in rel.local_remote_pairs))
+    return tables.outerjoin(alias, on), alias
+
+
 @dataclass(frozen=True)
 class PlainPage:
     """A list's page statement on plain tables: its columns, its joins and a row maker."""
@@ -427,11 +434,7 @@ class PlainPage:
                     raise TypeError(f"{type(view).__name__}.plain_rows: {name} is not a "
                                     "column of a many-to-one relation")
                 if rel_name not in aliases:
-                    alias = rel.mapper.local_table.alias()
-                    on = sa.and_(*(alias.c[remote.key] == local
-                                   for local, remote in rel.local_remote_pairs))
-                    tables = tables.outerjoin(alias, on)
-                    aliases[rel_name] = alias
+                    tables, aliases[rel_name] = join_related(tables, rel)
                 owner = rel.mapper
                 related.setdefault(rel_name, []).append((attr, i))
             else:

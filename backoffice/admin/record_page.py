@@ -19,10 +19,9 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
 
 from backoffice import audit
-from backoffice.admin.listing import PlainRow, table_column
+from backoffice.admin.listing import PlainRow, join_related, table_column
 from backoffice.admin.urls import endpoint_url
 from backoffice.db import db
-
 
 HistoryEvent = namedtuple("HistoryEvent", "at actor action changes note")
 
@@ -121,9 +120,7 @@ class RecordPageMixin:
             label = label_columns(rel.mapper.class_) if rel is not None else None
             if rel is None or rel.uselist or label is None or len(label) != 1:
                 return None
-            alias = rel.mapper.local_table.alias()
-            tables = tables.outerjoin(alias, sa.and_(
-                *(alias.c[remote.key] == local for local, remote in rel.local_remote_pairs)))
+            tables, alias = join_related(tables, rel)
             columns.append(alias.c[table_column(label[0]).key])
             related.append((name, i))
 

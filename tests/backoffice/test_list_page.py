@@ -212,8 +212,8 @@ def test_label_columns_are_all_a_name_needs(session, factories, make_user):
     import sqlalchemy as sa
     from sqlalchemy.orm import load_only
 
-    from backoffice.db import Base
     from backoffice.admin.record_page import label_columns
+    from backoffice.db import Base
 
     made = {"Client": factories.client(name="Marta Soler"),
             "Professional": factories.professional(name="Nieves Pardo"),

@@ -204,6 +204,11 @@ def main() -> None:
     stock = timed(client, f"/admin/stock_request/details/?id={rid}", args.runs)
     print(f"{'record page':28s} {ours[0]:8.1f}ms {ours[1]:8.1f}ms {stock[0]:9.1f}ms "
           f"{stock[1]:9.1f}ms {stock[1] / ours[1]:9.1f}x")
+    # What any logged-in request costs here (the session check, Flask, the test client): the
+    # "page not found" of a logged-in user does nothing else.
+    floor = timed(client, "/admin/no-such-page/", args.runs)
+    print(f"{'(any logged-in request)':28s} {floor[0]:8.1f}ms {floor[1]:8.1f}ms")
+    print(f"machine speed after: {machine_speed():.0f} ms")
     if args.skip_export:
         return
     flt = "?flt0_status_equal=DONE"

@@ -95,12 +95,7 @@ class ListPageMixin:
 
     def _get_list_url(self, view_args) -> str:
         """Return the list's URL for view_args: Flask-Admin's query string, without url_for."""
-        params = {"page": view_args.page or None, "sort": view_args.sort,
-                  "desc": 1 if view_args.sort_desc else None, "search": view_args.search}
-        params.update(view_args.extra_args)
-        params["page_size"] = self.get_safe_page_size(view_args.page_size)
-        params.update(self._get_filters(view_args.filters))
-        return endpoint_url(self, ".index_view") + query_string(params)
+        return ListUrls(self, view_args).current()
 
     def list_chrome(self) -> Chrome:
         """Return the page's fixed parts, built once per language and role set."""
@@ -201,4 +196,4 @@ class ListUrls:
         return self._link(a.page, a.sort, a.sort_desc, s or self.view.page_size)
 
     def clear_search(self) -> str:
-        return self.view._get_list_url(self.args.clone(page=0, search=None, filters=None))
+        return ListUrls(self.view, self.args.clone(page=0, search=None, filters=None)).current()

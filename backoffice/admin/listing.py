@@ -351,13 +351,9 @@ class FastListMixin:
             yield [w(v) for w, v in zip(writers, row, strict=True)]
 
     def _export_select(self, names: list[str]):
-        """Return the columns (and aliased joins) that export names straight from the database."""
+        """Return the columns (and aliased joins) that read names straight from the database."""
         if self.column_formatters_export or self._column_choices_map:
             return None
-        return self._column_select(names)
-
-    def _column_select(self, names: list[str]):
-        """Return the columns (and aliased joins) that read names, or None for a non-column."""
         mapper = sa.inspect(self.model)
         select, joins, aliases = [], [], {}
         for name in names:

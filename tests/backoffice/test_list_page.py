@@ -65,29 +65,32 @@ def test_links_are_the_ones_flask_admin_would_build(app, client, logged_in, day_
     logged_in("ops_agent")
     view = next(v for v in app.extensions["admin"][0]._views
                 if getattr(v, "endpoint", None) == "service_request")
-    path = f"/admin/service_request/?{DAY}&search=Marta Soler&sort=1&desc=1&page=2&page_size=50"
-    with app.test_request_context(path):
-        args = view._get_list_extra_args()
-        for changed in ({}, {"page": 0}, {"sort": 3, "sort_desc": None}, {"search": None},
-                        {"filters": None}, {"page_size": 100}):
-            a = args.clone(**changed)
-            expected = url_for("service_request.index_view", page=a.page or None, sort=a.sort,
-                               desc=1 if a.sort_desc else None, search=a.search,
-                               page_size=view.get_safe_page_size(a.page_size),
-                               **view._get_filters(a.filters))
-            assert view._get_list_url(a) == expected
-        # The page's links, built from arguments encoded once, are the same URLs.
-        for query in (path, "/admin/service_request/", "/admin/service_request/?sort=0"):
-            with app.test_request_context(query):
-                args = view._get_list_extra_args()
-                urls, same = ListUrls(view, args), view._get_list_url
-                assert urls.current() == same(args)
-                assert urls.page(0) == same(args.clone(page=0))
-                assert urls.page(7) == same(args.clone(page=7))
-                assert urls.sort(3) == same(args.clone(sort=3, sort_desc=None))
-                assert urls.sort(1, True) == same(
-                    args.clone(sort=1, sort_desc=None if args.sort_desc else 1))
-                assert urls.size(100) == same(args.clone(page_size=100))
+
+    def expected(a) -> str:
+        return url_for("service_request.index_view", page=a.page or None, sort=a.sort,
+                       desc=1 if a.sort_desc else None, search=a.search,
+                       page_size=view.get_safe_page_size(a.page_size),
+                       **view._get_filters(a.filters))
+
+    for path in (f"/admin/service_request/?{DAY}&search=Marta Soler&sort=1&desc=1&page=2"
+                 "&page_size=50", "/admin/service_request/", "/admin/service_request/?sort=0"):
+        with app.test_request_context(path):
+            args = view._get_list_extra_args()
+            for changed in ({}, {"page": 0}, {"sort": 3, "sort_desc": None}, {"search": None},
+                            {"filters": None}, {"page_size": 100}):
+                assert view._get_list_url(args.clone(**changed)) == expected(
+                    args.clone(**changed))
+            # Each link of the page is the list's URL with one argument changed.
+            urls = ListUrls(view, args)
+            assert urls.current() == expected(args)
+            assert urls.page(0) == expected(args.clone(page=0))
+            assert urls.page(7) == expected(args.clone(page=7))
+            assert urls.sort(3) == expected(args.clone(sort=3, sort_desc=None))
+            assert urls.sort(1, True) == expected(
+                args.clone(sort=1, sort_desc=None if args.sort_desc else 1))
+            assert urls.size(100) == expected(args.clone(page_size=100))
+            assert urls.clear_search() == expected(args.clone(page=0, search=None,
+                                                              filters=None))
 
 
 def test_filter_menu_and_actions_follow_role_and_language(client, make_user, login, day_of_45):

@@ -1,10 +1,12 @@
 """Declarative base with a constraint naming convention, engines and sessions."""
 
 import time
+import weakref
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy_lite import SQLAlchemy
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -78,13 +80,51 @@ def _ping_idle_connections(engine: sa.Engine) -> None:
             raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
+def _end_reads_with_commit(engine: sa.Engine) -> None:
+    """End a transaction that only read with COMMIT rather than ROLLBACK (PostgreSQL).
+
+    psycopg forgets every statement it prepared on a connection at each ROLLBACK (and has the
+    server deallocate them), and a page's transaction always ends in one: so no statement ever
+    stayed prepared, and PostgreSQL parsed and planned each one on every page (a millisecond
+    for a record page's joins). For a transaction that ran only SELECTs, COMMIT and ROLLBACK
+    leave the same data; a transaction that wrote anything, or failed, still rolls back.
+    """
+    wrote: weakref.WeakSet = weakref.WeakSet()  # raw connections whose transaction wrote
+    dialect = engine.dialect
+    rollback, commit = dialect.do_rollback, dialect.do_commit
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_writes(conn, _cursor, statement, _parameters, _context, executemany):
+        if executemany or statement.lstrip()[:6].upper() != "SELECT":
+            wrote.add(conn.connection.dbapi_connection)
+
+    def do_rollback(dbapi_connection) -> None:
+        raw = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
+        read_only = raw not in wrote
+        wrote.discard(raw)
+        status = getattr(getattr(raw, "info", None), "transaction_status", None)
+        if read_only and status == TransactionStatus.INTRANS:
+            commit(dbapi_connection)
+        else:
+            rollback(dbapi_connection)
+
+    def do_commit(dbapi_connection) -> None:
+        wrote.discard(getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
+        commit(dbapi_connection)
+
+    dialect.do_rollback, dialect.do_commit = do_rollback, do_commit
+
+
 def configure_engine(engine: sa.Engine) -> sa.Engine:
-    """Ping idle pooled connections; make SQLite behave: foreign keys, WAL, real BEGIN."""
+    """Ping idle pooled connections; keep PostgreSQL's prepared statements across pages; make
+    SQLite behave: foreign keys, WAL, real BEGIN."""
     if getattr(engine, "_backoffice_configured", False):
         return engine
     engine._backoffice_configured = True
     if engine.dialect.name != "sqlite":
         _ping_idle_connections(engine)
+        if engine.dialect.driver == "psycopg":
+            _end_reads_with_commit(engine)
         return engine
 
     @event.listens_for(engine, "connect")

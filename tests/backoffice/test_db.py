@@ -39,3 +39,42 @@ def test_a_connection_dropped_while_idle_is_replaced(database_url, is_postgres, 
             assert conn.scalar(PID) not in (first, second)
     finally:
         engine.dispose()
+
+
+PREPARED = sa.text("SELECT statement FROM pg_prepared_statements")
+
+
+def test_statements_stay_prepared_across_read_only_transactions(database_url, is_postgres):
+    """psycopg forgets its prepared statements at each ROLLBACK; reads end with COMMIT."""
+    if not is_postgres:
+        pytest.skip("prepared statements and psycopg are PostgreSQL's")
+    engine = make_engine(database_url)
+    lookup = sa.text("SELECT count(*) FROM staff_user WHERE id > :n")
+    try:
+        for _ in range(6):  # psycopg prepares a statement at its fifth run on a connection
+            with engine.connect() as conn:  # each a transaction of its own, ended on close
+                conn.execute(lookup, {"n": 0}).all()
+        with engine.connect() as conn:
+            assert any("FROM staff_user WHERE id >" in s for (s,) in conn.execute(PREPARED))
+    finally:
+        engine.dispose()
+
+
+def test_a_transaction_that_wrote_or_failed_still_rolls_back(database_url, is_postgres):
+    if not is_postgres:
+        pytest.skip("the commit of read-only transactions is PostgreSQL's")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE scratch_rollback (x integer)"))
+        with engine.connect() as conn:  # closed without commit: the insert is undone
+            conn.execute(sa.text("SELECT count(*) FROM scratch_rollback")).all()
+            conn.execute(sa.text("INSERT INTO scratch_rollback VALUES (1)"))
+        with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError):
+            conn.execute(sa.text("SELECT 1 / 0")).all()  # a failed transaction, then closed
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT count(*) FROM scratch_rollback")) == 0
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS scratch_rollback"))
+        engine.dispose()

@@ -80,6 +80,15 @@ def _ping_idle_connections(engine: sa.Engine) -> None:
             raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
+# Raw connections whose current transaction wrote (statements other than SELECT).
+_WROTE: weakref.WeakSet = weakref.WeakSet()
+
+
+def mark_written(session: Session) -> None:
+    """Note that the session's transaction writes behind SQLAlchemy's back (a COPY)."""
+    _WROTE.add(session.connection().connection.dbapi_connection)
+
+
 def _end_reads_with_commit(engine: sa.Engine) -> None:
     """End a transaction that only read with COMMIT rather than ROLLBACK (PostgreSQL).
 
@@ -89,7 +98,7 @@ def _end_reads_with_commit(engine: sa.Engine) -> None:
     for a record page's joins). For a transaction that ran only SELECTs, COMMIT and ROLLBACK
     leave the same data; a transaction that wrote anything, or failed, still rolls back.
     """
-    wrote: weakref.WeakSet = weakref.WeakSet()  # raw connections whose transaction wrote
+    wrote = _WROTE
     dialect = engine.dialect
     rollback, commit = dialect.do_rollback, dialect.do_commit
 

@@ -43,7 +43,8 @@ def test_upgrade_users_and_seed_on_a_fresh_database(tmp_path, monkeypatch):
 
 
 @pytest.mark.postgres
-def test_upgrade_creates_a_missing_postgresql_database(database_url, is_postgres):
+def test_upgrade_creates_a_missing_postgresql_database(database_url, is_postgres, monkeypatch,
+                                                       tmp_path):
     if not is_postgres:
         pytest.skip("creating a database is PostgreSQL's; SQLite makes its file itself")
     target = sa.make_url(database_url)
@@ -62,6 +63,20 @@ def test_upgrade_creates_a_missing_postgresql_database(database_url, is_postgres
         engine.dispose()
         # a second upgrade finds the database and leaves it as it is
         assert CliRunner().invoke(main, ["db", "upgrade", "--url", url]).exit_code == 0
+        # Seeding copies the requests in (COPY); the clients' counts follow, per batch.
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("BACKOFFICE_INSTANCE", str(tmp_path / "instance"))
+        result = CliRunner().invoke(main, ["seed", "--clients", "40", "--professionals", "5",
+                                           "--requests", "300", "--days", "5"])
+        assert result.exit_code == 0, result.output
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT count(*) FROM service_request")) == 300
+            assert conn.scalar(sa.text(
+                "SELECT count(*) FROM client WHERE request_count <> "
+                "(SELECT count(*) FROM service_request r WHERE r.client_id = client.id)")) == 0
+            assert conn.scalar(sa.text("SELECT sum(request_count) FROM client")) == 300
+        engine.dispose()
     finally:
         with server.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(drop)

@@ -111,11 +111,10 @@ class CurrentUser:
     Built from one plain row before every page; code that changes the user loads the StaffUser
     row by id."""
 
-    __slots__ = ("id", "email", "name", "roles", "locale", "active", "role_set")
+    __slots__ = ("id", "email", "name", "roles", "locale", "role_set")
 
-    def __init__(self, id: int, email: str, name: str, roles: str, locale: str, active: bool):
-        self.id, self.email, self.name, self.roles = id, email, name, roles
-        self.locale, self.active = locale, active
+    def __init__(self, id: int, email: str, name: str, roles: str, locale: str):
+        self.id, self.email, self.name, self.roles, self.locale = id, email, name, roles, locale
         self.role_set = frozenset(r for r in roles.split(",") if r)
 
     def has_role(self, *roles: str) -> bool:
@@ -172,7 +171,7 @@ def load_user() -> None:
     if now - row.last_seen_at > timedelta(seconds=60):
         s.execute(_TOUCH_SESSION, {"session_id": row.id, "now": now})
         s.commit()
-    g.user = CurrentUser(row.user_id, row.email, row.name, row.roles, row.locale, row.active)
+    g.user = CurrentUser(row.user_id, row.email, row.name, row.roles, row.locale)
     audit.set_actor(audit.Actor(row.user_id, row.email))
 
 

@@ -16,7 +16,7 @@ from wtforms.fields.core import UnboundField
 from backoffice import audit
 from backoffice.admin.list_page import ListPageMixin
 from backoffice.admin.listing import FastListMixin
-from backoffice.admin.record_page import RecordPageMixin
+from backoffice.admin.record_page import RecordPageMixin, parse_id
 from backoffice.db import db
 
 
@@ -172,10 +172,11 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
     def get_one(self, id):
         # A hand-edited or stale link (?id=abc) is "record does not exist", not a server error.
         # The rows a view hides from a role (get_query) stay hidden here too.
-        if parse_id(id) is None:
+        number = parse_id(id)
+        if number is None:
             return None
         pk = sa.inspect(self.model).primary_key[0]
-        return self.get_query().filter(pk == int(id)).one_or_none()
+        return self.get_query().filter(pk == number).one_or_none()
 
     # --- details page: the audit history of the record, and links to related work
     def record_links(self, model) -> list[tuple[str, str]]:
@@ -216,12 +217,3 @@ def _history_row(ev) -> str:
 
 def _or_dash(value) -> str:
     return "—" if value is None else str(escape(value))
-
-
-def parse_id(value) -> int | None:
-    """Return a record id from a URL argument, or None when it is not one."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    return number if 0 < number < 2**63 else None

@@ -66,9 +66,8 @@ class ListPageMixin:
             chrome=chrome,
             # Rows go in as finished HTML and a count: the page's row objects are freed when
             # this method returns, not left to the collector with the template's context.
-            rows_html=Markup("".join(
-                f"<tr>{html}</tr>\n" for html in self.render_rows(
-                    data, self._list_columns, return_url, bool(chrome.actions)).values())),
+            rows_html=self.render_rows(data, self._list_columns, return_url,
+                                       bool(chrome.actions)),
             row_count=len(data),
             count=count,
             urls=urls,

@@ -242,8 +242,8 @@ class FastListMixin:
 
         return read
 
-    def render_rows(self, data, list_columns, return_url: str, with_checkbox: bool) -> dict:
-        """Return each row's cells as HTML, by primary key, rendered in one pass."""
+    def render_rows(self, data, list_columns, return_url: str, with_checkbox: bool) -> Markup:
+        """Return the rows of a list page as HTML (one <tr> each), rendered in one pass."""
         back = query_string({"url": return_url}) + "&id="
         details = endpoint_url(self, ".details_view") + back
         edit = endpoint_url(self, ".edit_view") + back
@@ -276,16 +276,16 @@ class FastListMixin:
             head += f'<td class="list-buttons-column">{buttons}</td>'
         head = head.split(PK)
         writers = [(f'<td class="col-{c}">', self._cell_writer(c)) for c, _name in list_columns]
-        out = {}
+        cells = []
         for row in data:
-            pk = self.get_pk_value(row)
-            cells = [str(escape(str(pk))).join(head)]
+            cells.append("<tr>")
+            cells.append(str(escape(str(self.get_pk_value(row)))).join(head))
             for td, write in writers:
                 cells.append(td)
                 cells.append(write(row))
                 cells.append("</td>")
-            out[pk] = Markup("".join(cells))
-        return out
+            cells.append("</tr>\n")
+        return Markup("".join(cells))
 
     def _cell_writer(self, name: str):
         """Return a function that writes one list cell's HTML (escaped) from a row."""

@@ -44,6 +44,15 @@ def label_columns(model_class) -> tuple | None:
     return None if names is None else tuple(getattr(model_class, n) for n in names)
 
 
+def parse_id(value) -> int | None:
+    """Return a record id from a URL argument, or None when it is not one."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if 0 < number < 2**63 else None
+
+
 class RecordPageMixin:
     """Serve a record's page from one statement that reads only what the page shows."""
 
@@ -66,28 +75,20 @@ class RecordPageMixin:
                            get_value=self.get_detail_value, return_url=return_url)
 
     def get_record(self, id):
-        """Return the record for its page: get_one's row, with each related row shown by name
-        reading only the columns its name needs."""
-        from backoffice.admin.base import parse_id
-
+        """Return the record for its page, with each related row shown by name reading only
+        the columns its name needs; None when the id is not one of the view's rows."""
         number = parse_id(id)
         if number is None:
             return None
-        pk = sa.inspect(self.model).primary_key[0]
-        if self._narrows_query():  # the view hides some rows (get_query): its page does too
-            return (self.get_query().options(*self._record_loads())
-                    .filter(pk == number).one_or_none())
-        plain = self._plain_record()
+        plain = None if self._narrows_query() else self._plain_record()
         if plain is not None:
             stmt, make_row = plain
             rows = db.session.execute(stmt, {"record_id": number}).all()
             return make_row(rows) if rows else None
-        stmt = self.__dict__.get("_record_stmt")
-        if stmt is None:
-            stmt = self.__dict__["_record_stmt"] = (
-                sa.select(self.model).options(*self._record_loads())
-                .where(pk == sa.bindparam("record_id")))
-        return db.session.execute(stmt, {"record_id": number}).scalar()
+        # Through get_query: the rows a view hides from a role stay hidden on their page too.
+        pk = sa.inspect(self.model).primary_key[0]
+        return (self.get_query().options(*self._record_loads())
+                .filter(pk == number).one_or_none())
 
     def _plain_record(self):
         """Return (statement, row maker) reading the record as plain columns, or None.
@@ -168,7 +169,7 @@ class RecordPageMixin:
     def render_details(self, model, details_columns) -> Markup:
         """Return the rows of a record's details table as HTML, rendered in one pass."""
         cache = self.__dict__.setdefault("_details_cache", {})
-        key = (str(get_locale()), id(details_columns))
+        key = str(get_locale())
         fields = cache.get(key)
         if fields is None:
             fields = cache[key] = [

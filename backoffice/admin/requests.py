@@ -14,9 +14,10 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 
 from assignment.service import double_booking_message
 from backoffice import audit
-from backoffice.admin.base import SecureModelView, parse_id
+from backoffice.admin.base import SecureModelView
 from backoffice.admin.counts import CappedCount
 from backoffice.admin.listing import label
+from backoffice.admin.record_page import parse_id
 from backoffice.admin.validators import lat_range, lon_range, not_before
 from backoffice.db import db
 from backoffice.geo import zone_for
@@ -121,13 +122,14 @@ class ServiceRequestView(SecureModelView):
         return super().handle_view_exception(exc)
 
     def get_one(self, id):
-        if parse_id(id) is None:
+        number = parse_id(id)
+        if number is None:
             return None
         return (
             db.session.query(ServiceRequest)
             # The preferred professional, seldom set, loads only when there is one.
             .options(joinedload(ServiceRequest.client), joinedload(ServiceRequest.professional))
-            .filter(ServiceRequest.id == int(id))
+            .filter(ServiceRequest.id == number)
             .one_or_none()
         )
 

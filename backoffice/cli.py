@@ -132,13 +132,16 @@ def seed_command(clients, professionals, requests, days, seed_value) -> None:
 
 
 @main.command("scheduler")
-def scheduler_command() -> None:
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              default="INFO", show_default=True,
+              help="INFO logs every job run; WARNING only failures.")
+def scheduler_command(log_level) -> None:
     """Run the scheduler process (dunning, document checks, re-planning, mail)."""
     import logging
 
     from backoffice.scheduler import build_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(message)s")
     scheduler = build_scheduler(_app())
     for job in scheduler.get_jobs():
         click.echo(f"scheduled: {job.name} ({job.trigger})")

@@ -89,7 +89,8 @@ def run_demo(config: dict, *, port: int, echo) -> None:
     stripe = _start_stripe(env, echo)
     if stripe is not None:
         children.append(stripe)
-    children.append(subprocess.Popen([sys.executable, "-m", "backoffice.cli", "scheduler"],
+    children.append(subprocess.Popen([sys.executable, "-m", "backoffice.cli", "scheduler",
+                                      "--log-level", "WARNING"],
                                      env=env, stdout=subprocess.DEVNULL))
     echo("Scheduler started in its own process.")
     echo(f"Panel: http://127.0.0.1:{port}/  (Ctrl-C stops everything)")

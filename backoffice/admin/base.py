@@ -5,15 +5,14 @@ import sqlalchemy as sa
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.model.helpers import prettify_name
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
-from wtforms.fields.core import UnboundField
 
 from backoffice import audit
+from backoffice.admin.forms import ModelConverter
 from backoffice.admin.list_page import ListPageMixin
 from backoffice.admin.listing import FastListMixin
 from backoffice.admin.record_page import RecordPageMixin, parse_id
@@ -64,6 +63,7 @@ class SecureView(RoleAccess, BaseView):
 
 class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin, ModelView):
     form_base_class = SecureForm
+    model_form_converter = ModelConverter  # labels in the reader's language, enum options
     page_size = 20
     can_set_page_size = True
     page_size_options = (20, 50, 100)
@@ -119,18 +119,17 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
                 break
         return f"{key}_{op}"
 
+    def search_placeholder(self):
+        # The searched columns by their labels, in the reader's language.
+        return ", ".join(str(self.get_column_name(str(getattr(c, "key", c))))
+                         for c in self.column_searchable_list or ())
+
     def get_column_name(self, field):
         # Lazy: the name is read per page, in the language of whoever reads it.
         return lazy_gettext(super().get_column_name(field))
 
     def scaffold_form(self):
         form_class = super().scaffold_form()
-        # Labels Flask-Admin derives from column names go through the catalogue too.
-        for name in dir(form_class):
-            unbound = getattr(form_class, name, None)
-            if (isinstance(unbound, UnboundField) and not unbound.args
-                    and not unbound.kwargs.get("label")):
-                unbound.kwargs["label"] = lazy_gettext(prettify_name(name))
         if self._versioned():
             form_class.loaded_version = HiddenField()
         return form_class

@@ -81,9 +81,9 @@ class DunningStepView(SecureModelView):
                    "close_uncollectible", "active")
     column_default_sort = ("day", False)
     form_columns = column_list
-    form_choices = {"mail_template": [("", "—"), ("payment_failed", "payment_failed"),
-                                      ("reminder", "reminder"), ("final_notice", "final_notice"),
-                                      ("account_held", "account_held")]}
+    form_choices = {"mail_template": [
+        ("", "—"), ("payment_failed", _l("Payment failed")), ("reminder", _l("Reminder")),
+        ("final_notice", _l("Final notice")), ("account_held", _l("Account on hold"))]}
     column_labels = {"day": _l("Days after due date"), "retry": _l("Retry the card"),
                      "call_task": _l("Call task for ops"), "hold_bookings": _l("Hold bookings"),
                      "close_uncollectible": _l("Mark uncollectible")}

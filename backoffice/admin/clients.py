@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired
 
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
+from backoffice.admin.forms import language_choices
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
 from backoffice.db import db
 from backoffice.geo import zone_for
@@ -33,7 +34,7 @@ class ClientView(SecureModelView):
     )
     form_columns = ("name", "email", "phone", "address", "lat", "lon", "language", "notes",
                     "status", "stripe_customer_id")
-    form_choices = {"language": [(code, code) for code in LANGUAGES]}
+    form_choices = {"language": language_choices(LANGUAGES)}
     form_overrides = {"lat": FloatField, "lon": FloatField}
     form_args = {
         "name": {"validators": [DataRequired()]},

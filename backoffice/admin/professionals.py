@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, NumberRange
 
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
+from backoffice.admin.forms import choices, language_choices, weekday_choices
 from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
 from backoffice.db import db
@@ -42,11 +43,12 @@ class ProfessionalView(SecureModelView):
     column_filters = (
         "status",
         "zone",
-        SkillFilter(Professional.skills, _l("Skill"), options=[(s, s) for s in SKILLS]),
+        SkillFilter(Professional.skills, _l("Skill"), options=choices(SKILLS)),
         "rating",
     )
     column_default_sort = ("id", True)
-    column_labels = {"max_minutes_per_week": _l("Max min/week"), "skill_list": _l("Skills")}
+    column_labels = {"max_minutes_per_week": _l("Max min/week"), "skill_list": _l("Skills"),
+                     "shifts": _l("Weekly shift"), "time_off": _l("Time off period")}
     column_export_list = ("id", "name", "email", "phone", "address", "zone", "skills", "status",
                           "max_minutes_per_week", "rating")
     form_columns = ("name", "email", "phone", "address", "lat", "lon", "language", "skill_list",
@@ -54,10 +56,10 @@ class ProfessionalView(SecureModelView):
                     "time_off")
     form_extra_fields = {
         "skill_list": SelectMultipleField(
-            _l("Skills"), choices=[(s, s) for s in SKILLS], validators=[DataRequired()]
+            _l("Skills"), choices=choices(SKILLS), validators=[DataRequired()]
         )
     }
-    form_choices = {"language": [(code, code) for code in LANGUAGES]}
+    form_choices = {"language": language_choices(LANGUAGES)}
     form_overrides = {"lat": FloatField, "lon": FloatField, "rating": FloatField}
     form_args = {
         "name": {"validators": [DataRequired()]},
@@ -68,12 +70,11 @@ class ProfessionalView(SecureModelView):
         "max_minutes_per_week": {"validators": [NumberRange(0, 60 * 7 * 24)]},
         "rating": {"validators": [NumberRange(0, 5)]},
     }
-    form_ajax_refs = {"excluded_clients": {"fields": ("name", "email"), "page_size": 10}}
+    form_ajax_refs = {"excluded_clients": {"fields": ("name", "email"), "page_size": 10,
+                                           "placeholder": _l("Type a client's name or email")}}
     inline_models = (
         (WorkingShift, {"form_columns": ("id", "weekday", "start_time", "end_time"),
-                        "form_choices": {"weekday": [
-                            ("0", "Mon"), ("1", "Tue"), ("2", "Wed"), ("3", "Thu"),
-                            ("4", "Fri"), ("5", "Sat"), ("6", "Sun")]},
+                        "form_choices": {"weekday": weekday_choices()},
                         "form_args": {"weekday": {"coerce": int}}}),
         (TimeOff, {"form_columns": ("id", "starts_on", "ends_on", "reason")}),
     )

@@ -16,6 +16,7 @@ from assignment.service import double_booking_message
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
 from backoffice.admin.counts import CappedCount
+from backoffice.admin.forms import choices
 from backoffice.admin.listing import label
 from backoffice.admin.record_page import parse_id
 from backoffice.admin.validators import lat_range, lon_range, not_before
@@ -54,11 +55,14 @@ class ServiceRequestView(SecureModelView):
                     "window_end", "duration_min", "priority", "recurrence",
                     "preferred_professional", "status", "professional", "start_at", "pinned",
                     "price_cents", "cancellation_reason")
-    form_choices = {"skill": [(s, s) for s in SKILLS]}
+    form_choices = {"skill": choices(SKILLS)}
     form_ajax_refs = {
-        "client": {"fields": ("name", "email"), "page_size": 10},
-        "professional": {"fields": ("name",), "page_size": 10},
-        "preferred_professional": {"fields": ("name",), "page_size": 10},
+        "client": {"fields": ("name", "email"), "page_size": 10,
+                   "placeholder": _l("Type a client's name or email")},
+        "professional": {"fields": ("name",), "page_size": 10,
+                         "placeholder": _l("Type a professional's name")},
+        "preferred_professional": {"fields": ("name",), "page_size": 10,
+                                   "placeholder": _l("Type a professional's name")},
     }
     form_overrides = {"lat": FloatField, "lon": FloatField}
     form_args = {

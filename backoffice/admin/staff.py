@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
+from backoffice.admin.forms import role_choices
 from backoffice.auth import hash_password, revoke_sessions
 from backoffice.db import db, utcnow
 from backoffice.models import ROLES, StaffUser, Task, TaskStatus
@@ -23,7 +24,7 @@ class StaffUserView(SecureModelView):
     column_filters = ("active", "roles")
     form_columns = ("email", "name", "role_list", "active", "locale", "new_password")
     form_extra_fields = {
-        "role_list": SelectMultipleField(_l("Roles"), choices=[(r, r) for r in ROLES],
+        "role_list": SelectMultipleField(_l("Roles"), choices=role_choices(ROLES),
                                          validators=[DataRequired()]),
         "new_password": PasswordField(_l("New password"),
                                       validators=[Optional(), Length(min=10)]),

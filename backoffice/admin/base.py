@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 
 from backoffice import audit
+from backoffice.admin.filters import FilterConverter
 from backoffice.admin.forms import ModelConverter
 from backoffice.admin.list_page import ListPageMixin
 from backoffice.admin.listing import FastListMixin
@@ -64,6 +65,7 @@ class SecureView(RoleAccess, BaseView):
 class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin, ModelView):
     form_base_class = SecureForm
     model_form_converter = ModelConverter  # labels in the reader's language, enum options
+    filter_converter = FilterConverter()  # enum filters read what their menu offers
     page_size = 20
     can_set_page_size = True
     page_size_options = (20, 50, 100)

@@ -95,6 +95,16 @@ def test_ops_agent_filters_pages_and_cancels_in_bulk(live_server, page):
     page.click(".dropdown-menu a:text-is('Cancel')")
     expect(page.locator(".alert-success")).to_contain_text("5 services updated.")
 
+    # A status chosen from the filter menu's options narrows the list to it.
+    page.click("text=Add Filter")
+    page.click(".field-filters a.filter:text-is('Status')")
+    status_value = page.locator("#filter_form select.filter-val").last
+    status_value.select_option(label="cancelled", force=True)
+    page.click("#filter_form button[type=submit]")
+    page.wait_for_url(re.compile(r".*flt\d+_status_equal=CANCELLED.*"))
+    expect(page.locator("a.nav-link.active")).to_have_text("List (5)")
+    expect(page.locator("table.model-list tbody tr")).to_have_count(5)
+
     with live_server.session() as s:
         statuses = s.scalars(sa.select(ServiceRequest.status).where(ServiceRequest.id.in_(ids)))
         assert sorted(st.value for st in statuses) == ["cancelled"] * 5 + ["new"] * 20

@@ -13,12 +13,12 @@ from backoffice.mailsink import MailSink
 from backoffice.optional import optional_module
 
 DEMO_USERS = (
-    ("ops@demo.local", "Lucía Ops", "ops_agent", "demo-ops-pass"),
-    ("vetting@demo.local", "Marcos Vetting", "vetting", "demo-vetting-pass"),
-    ("vetting2@demo.local", "Elena Vetting", "vetting", "demo-vetting2-pass"),
-    ("finance@demo.local", "Carmen Finance", "finance", "demo-finance-pass"),
-    ("finance2@demo.local", "Jorge Finance", "finance", "demo-finance2-pass"),
-    ("admin@demo.local", "Ana Admin", "admin", "demo-admin-pass"),
+    ("ops@demo.example.com", "Lucía Ops", "ops_agent", "demo-ops-pass"),
+    ("vetting@demo.example.com", "Marcos Vetting", "vetting", "demo-vetting-pass"),
+    ("vetting2@demo.example.com", "Elena Vetting", "vetting", "demo-vetting2-pass"),
+    ("finance@demo.example.com", "Carmen Finance", "finance", "demo-finance-pass"),
+    ("finance2@demo.example.com", "Jorge Finance", "finance", "demo-finance2-pass"),
+    ("admin@demo.example.com", "Ana Admin", "admin", "demo-admin-pass"),
 )
 DOMAIN_DEMOS = ("vetting.demo", "billing.demo", "assignment.demo")
 
@@ -71,7 +71,7 @@ def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
                  f"{made['requests']} service requests.")
     echo("Staff logins (email / password):")
     for email, _name, role, password in DEMO_USERS:
-        echo(f"  {role:10s} {email:22s} {password}")
+        echo(f"  {role:10s} {email:26s} {password}")
     return config
 
 

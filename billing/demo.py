@@ -61,8 +61,9 @@ def seed_demo(session: Session, *, today: date, rng: random.Random, config) -> N
     session.flush()
     gateway = HistoryGateway()
     start = min(inv.due_on for inv in invoices)
-    carmen = session.scalar(sa.select(StaffUser).where(StaffUser.email == "finance@demo.local"))
-    jorge = session.scalar(sa.select(StaffUser).where(StaffUser.email == "finance2@demo.local"))
+    by_email = sa.select(StaffUser).where(StaffUser.email == sa.bindparam("email"))
+    carmen = session.scalar(by_email, {"email": "finance@demo.example.com"})
+    jorge = session.scalar(by_email, {"email": "finance2@demo.example.com"})
     day = start
     while day < today:
         _people_act(session, invoices, day=day, today=today, rng=rng)

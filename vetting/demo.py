@@ -84,8 +84,8 @@ def seed_demo(session: Session, *, today: date, rng: random.Random, config) -> N
     """Fill the vetting pipeline for the demo."""
     fake = Faker("es_ES")
     fake.seed_instance(rng.randint(0, 10 ** 6))
-    prep = _user(session, "vetting@demo.local")
-    approver = _user(session, "vetting2@demo.local")
+    prep = _user(session, "vetting@demo.example.com")
+    approver = _user(session, "vetting2@demo.example.com")
     zones = [z for z in session.scalars(sa.select(Professional.zone).distinct()) if z]
     zones = zones or ["Russafa"]
     skills_pool = [("cleaning",), ("cleaning", "ironing"), ("elderly_care",), ("childcare",),

@@ -36,6 +36,12 @@ def commit_or_flash(fn, success: str) -> bool:
 class SecureForm(FlaskForm):
     """Flask-WTF form: every Flask-Admin form and action carries the CSRF token."""
 
+    def __init__(self, *args, **kwargs):
+        # The record being edited, as Flask-Admin's own form keeps it: its Unique validator
+        # tells the record's own value from another record's by it.
+        self._obj = kwargs.get("obj")
+        super().__init__(*args, **kwargs)
+
 
 class RoleAccess:
     """Mixin: who may open a view (allowed_roles) and who may change through it (write_roles)."""

@@ -54,7 +54,8 @@ class ClientView(SecureModelView):
         return links
 
     def on_model_change(self, form, model: Client, is_created: bool) -> None:
-        model.zone = zone_for(model.lat, model.lon)
+        # Derived from the coordinates; a zone stated without them (an application) stays.
+        model.zone = zone_for(model.lat, model.lon) or model.zone
         if model.email:
             model.email = model.email.strip().lower()
 

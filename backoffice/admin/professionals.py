@@ -80,7 +80,8 @@ class ProfessionalView(SecureModelView):
     )
 
     def on_model_change(self, form, model: Professional, is_created: bool) -> None:
-        model.zone = zone_for(model.lat, model.lon)
+        # Derived from the coordinates; a zone stated without them (an application) stays.
+        model.zone = zone_for(model.lat, model.lon) or model.zone
         for shift in model.shifts:
             if shift.end_time <= shift.start_time:
                 raise ValueError(gettext("shifts: a shift must end after it starts."))

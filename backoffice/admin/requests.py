@@ -148,7 +148,8 @@ class ServiceRequestView(SecureModelView):
                 model.address = model.client.address
             if model.lat is None and model.lon is None:
                 model.lat, model.lon = model.client.lat, model.client.lon
-        model.zone = zone_for(model.lat, model.lon)
+        # Derived from the coordinates; a zone stated without them (an application) stays.
+        model.zone = zone_for(model.lat, model.lon) or model.zone
         if model.start_at is not None:
             model.end_at = model.start_at + timedelta(minutes=model.duration_min)
         else:

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from backoffice import auth
+from backoffice.admin.forms import role_label
 from backoffice.admin.menu import cached_part
 from backoffice.admin.urls import fixed_url, query_string, static_url
 from backoffice.config import Config
@@ -64,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.globals["fixed_url"] = fixed_url
     app.jinja_env.globals["query_string"] = query_string
+    app.jinja_env.globals["role_label"] = role_label
 
     app.register_blueprint(auth.bp)
     app.before_request(_load_user)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backoffice.models import Client, StaffUser
-from billing import dunning, policy, service
+from billing import dunning, invoicing, policy, service
 from billing.gateway import FAILED, SUCCEEDED, ChargeResult
 from billing.models import Invoice, InvoiceLine, SavedCard
 
@@ -36,7 +36,9 @@ def _invoice(session: Session, client: Client, *, due_on: date, cents: int, numb
                   issued_on=due_on - timedelta(days=7), due_on=due_on, subtotal_cents=cents,
                   vat_cents=vat, total_cents=total)
     visits = rng.randint(1, 4)
-    inv.lines = [InvoiceLine(description=f"cleaning, visit {i + 1} (demo)",
+    day = inv.period_start
+    name = invoicing.service_name("cleaning", client.language)
+    inv.lines = [InvoiceLine(description=f"{name} {day + timedelta(days=7 * i)} (120 min)",
                              amount_cents=cents // visits + (cents % visits if i == 0 else 0))
                  for i in range(visits)]
     session.add(inv)

@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
 from backoffice.models import Client, RequestStatus, ServiceRequest
@@ -61,11 +62,20 @@ def issue(session: Session, *, client: Client, start: date, end: date, issued_on
                   due_on=issued_on + timedelta(days=terms_days), subtotal_cents=subtotal,
                   vat_rate_bp=VAT_BP, vat_cents=vat, total_cents=total)
     inv.lines = [InvoiceLine(service_request_id=s.id, amount_cents=s.price_cents,
-                             description=f"{s.skill} {s.service_date.isoformat()} "
-                                         f"({s.duration_min} min)") for s in services]
+                             description=f"{service_name(s.skill, client.language)} "
+                                         f"{s.service_date.isoformat()} ({s.duration_min} min)")
+                 for s in services]
     session.add(inv)
     session.flush()
     return inv
+
+
+def service_name(skill: str, language: str | None) -> str:
+    """Return the name of a service in the client's language, as the invoice states it: the
+    catalogue has Spanish and English, and an invoice in any other language is in Spanish
+    (the stored code outside an application, where there is no catalogue)."""
+    with force_locale("en" if language == "en" else "es"):
+        return gettext(skill)
 
 
 def issue_all(session: Session, *, start: date, end: date, issued_on: date) -> list[Invoice]:

@@ -11,7 +11,7 @@ from enum import Enum
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
 from flask_admin.model.helpers import prettify_name
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 
 
 def choices(values) -> list[tuple[str, object]]:
@@ -29,6 +29,11 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 def language_choices(codes) -> list[tuple[str, object]]:
     """Return select options for language codes, each named in the reader's language."""
     return [(code, lazy_gettext(LANGUAGE_NAMES.get(code, code))) for code in codes]
+
+
+def role_label(role: str) -> str:
+    """Return a staff role's name in the reader's language."""
+    return gettext(ROLE_NAMES.get(role, role))
 
 
 def role_choices(roles) -> list[tuple[str, object]]:

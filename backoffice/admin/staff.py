@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
-from backoffice.admin.forms import role_choices
+from backoffice.admin.forms import role_choices, role_label
 from backoffice.auth import hash_password, revoke_sessions
 from backoffice.db import db, utcnow
 from backoffice.models import ROLES, StaffUser, Task, TaskStatus
@@ -20,6 +20,8 @@ class StaffUserView(SecureModelView):
     _can_delete = False  # users are disabled, never deleted: the audit trail points at them
     can_export = False
     column_list = ("id", "email", "name", "roles", "active", "locale", "last_login_at")
+    column_formatters = {"roles": lambda v, c, m, n: ", ".join(
+        role_label(r) for r in ROLES if r in m.role_set)}
     column_searchable_list = ("email", "name")
     column_filters = ("active", "roles")
     form_columns = ("email", "name", "role_list", "active", "locale", "new_password")
@@ -85,6 +87,8 @@ class TaskView(SecureModelView):
     allowed_roles = frozenset({"ops_agent", "vetting", "finance"})
     _can_create = _can_delete = False
     column_list = ("id", "due_at", "role", "kind", "title", "status", "entity", "entity_id")
+    column_formatters = {"role": lambda v, c, m, n: role_label(m.role),
+                         "kind": lambda v, c, m, n: gettext(m.kind)}
     column_filters = ("status", "kind", "role", "due_at")
     column_searchable_list = ("title",)
     column_default_sort = [("due_at", False), ("id", False)]
@@ -99,7 +103,7 @@ class TaskView(SecureModelView):
     def get_count_query(self):
         count = super().get_count_query()
         if not g.user.has_role("admin"):
-            count.filter(Task.role.in_(sorted(g.user.role_set)))
+            count = count.filter(Task.role.in_(sorted(g.user.role_set)))
         return count
 
     def on_model_change(self, form, model: Task, is_created: bool) -> None:

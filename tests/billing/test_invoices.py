@@ -28,6 +28,14 @@ def test_invoices_are_numbered_in_sequence_with_vat_and_each_service_once(sessio
     inv = made[0]
     assert (inv.subtotal_cents, inv.vat_cents, inv.total_cents) == (7550, 1586, 9136)
     assert len(inv.lines) == 2 and inv.due_on == issued + timedelta(days=7)
+    # Each line names the service in the client's language (Spanish unless English).
+    assert sorted(line.description for line in inv.lines) == [
+        "limpieza 2031-01-04 (120 min)", "limpieza 2031-01-10 (120 min)"]
+    english = factories.client(language="en")
+    factories.request(client=english, day=start, status=RequestStatus.DONE, skill="ironing")
+    assert [line.description for line in invoicing.issue(
+        session, client=english, start=start, end=end, issued_on=issued).lines] == [
+        "ironing 2031-01-01 (120 min)"]
     assert inv.code == f"F2031-{inv.number:06d}"
     assert invoicing.issue(session, client=clients[0], start=start, end=end,
                            issued_on=issued) is None

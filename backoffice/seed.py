@@ -21,6 +21,7 @@ from backoffice.models import (
 )
 
 BATCH = 5_000
+CLIENT_HISTORY = timedelta(days=730)
 # Booked slots of a professional's day: start times that never overlap for services <= 3 h.
 SLOTS = (time(8, 0), time(11, 30), time(15, 0), time(18, 30))
 DURATIONS = (60, 90, 120, 120, 180, 180)
@@ -65,13 +66,14 @@ def seed_clients(session: Session, *, n: int, rng: random.Random, fake: Faker,
     """Insert n clients; return their ids."""
     now = utcnow()
     rows = []
-    for _ in range(n):
+    for i in range(n):
         lat, lon = _point(rng)
+        joined = now - CLIENT_HISTORY * (n - i) / n  # signed up over two years, oldest first
         rows.append({
             "name": fake.name(), "email": fake.unique.email(), "phone": fake.phone_number(),
             "address": fake.street_address() + ", Valencia", "lat": lat, "lon": lon,
             "zone": zone_for(lat, lon), "language": rng.choice(("es", "es", "es", "ca", "en")),
-            "status": "active", "created_at": now, "updated_at": now, "version": 1,
+            "status": "active", "created_at": joined, "updated_at": joined, "version": 1,
         })
     _insert(session, Client.__table__, rows, progress)
     return list(session.scalars(sa.select(Client.id).order_by(Client.id.desc()).limit(n)))[::-1]
@@ -125,6 +127,7 @@ def seed_requests(session: Session, *, n: int, client_ids: list[int], profession
     by_id = {c.id: c for c in clients} if clients else {}
     per_day = max(1, n // days)
     now = utcnow()
+    booking = random.Random(n)  # when each was booked; apart from rng, which shapes the data
     rows, made = [], 0
     pro_cursor = 0
     for d in range(days):
@@ -161,9 +164,10 @@ def seed_requests(session: Session, *, n: int, client_ids: list[int], profession
                 "end_at": start_at + timedelta(minutes=duration) if start_at else None,
                 "pinned": False, "price_cents": PRICE_PER_HOUR_CENTS[skill] * duration // 60,
                 "cancellation_reason": "client cancelled" if status == "cancelled" else None,
-                "created_at": now, "updated_at": now, "version": 1,
+                "created_at": booked_at(day, now, booking), "version": 1,
                 "preferred_professional_id": None,
             }
+            row["updated_at"] = row["created_at"]
             if row["recurrence"] != "one_off":
                 row["series_id"] = str(uuid.UUID(int=rng.getrandbits(128)))
             rows.append(row)
@@ -173,6 +177,14 @@ def seed_requests(session: Session, *, n: int, client_ids: list[int], profession
                 rows = []
     _insert(session, ServiceRequest.__table__, rows, progress)
     return made
+
+
+def booked_at(day: date, now: datetime, rng: random.Random) -> datetime:
+    """Return when a service on day was booked: one to three weeks before, never after now
+    (a service not yet due was booked at some moment of the last two weeks)."""
+    booked = datetime.combine(day, time(8)) - timedelta(days=rng.randint(1, 21),
+                                                        minutes=rng.randint(0, 720))
+    return booked if booked < now else now - timedelta(minutes=rng.randint(5, 14 * 24 * 60))
 
 
 def _status_for(day: date, today: date, rng: random.Random) -> str:

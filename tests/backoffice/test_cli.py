@@ -1,5 +1,7 @@
 """The backoffice command: db upgrade, users create, seed."""
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -39,7 +41,20 @@ def test_upgrade_users_and_seed_on_a_fresh_database(tmp_path, monkeypatch):
         assert conn.scalar(sa.text(
             "SELECT count(*) FROM service_request WHERE client_id NOT IN (SELECT id FROM client)"
         )) == 0
+        # Booked over the past weeks, never later than now, and not all in the last day.
+        booked = conn.execute(sa.text(
+            "SELECT created_at, service_date FROM service_request")).all()
+        clients = conn.scalars(sa.text("SELECT created_at FROM client ORDER BY id")).all()
     engine.dispose()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    as_time = [at if isinstance(at, datetime) else datetime.fromisoformat(at)
+               for at, _ in booked]
+    assert max(as_time) <= now
+    assert all(at.date() < date.fromisoformat(str(day)) or at >= now - timedelta(days=14)
+               for at, (_, day) in zip(as_time, booked, strict=True))
+    assert 0 < sum(at > now - timedelta(days=1) for at in as_time) < len(booked) / 4
+    joined = [at if isinstance(at, datetime) else datetime.fromisoformat(at) for at in clients]
+    assert joined == sorted(joined) and joined[-1] - joined[0] > timedelta(days=365)
 
 
 @pytest.mark.postgres

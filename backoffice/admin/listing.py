@@ -275,7 +275,8 @@ class FastListMixin:
         if self.column_display_actions:
             head += f'<td class="list-buttons-column">{buttons}</td>'
         head = head.split(PK)
-        writers = [(f'<td class="col-{c}">', self._cell_writer(c)) for c, _name in list_columns]
+        writers = [(f'<td class="{self._cell_class(c)}">', self._cell_writer(c))
+                   for c, _name in list_columns]
         cells = []
         for row in data:
             cells.append("<tr>")
@@ -286,6 +287,14 @@ class FastListMixin:
                 cells.append("</td>")
             cells.append("</tr>\n")
         return Markup("".join(cells))
+
+    def _cell_class(self, name: str) -> str:
+        """Return a cell's classes: dates, times and phone numbers are kept on one line."""
+        attr = sa.inspect(self.model).column_attrs.get(name)
+        column = attr.columns[0] if attr is not None else None
+        kept = name == "phone" or (column is not None and isinstance(
+            column.type, sa.Date | sa.DateTime | sa.Time))
+        return f"col-{name} text-nowrap" if kept else f"col-{name}"
 
     def _cell_writer(self, name: str):
         """Return a function that writes one list cell's HTML (escaped) from a row."""

@@ -36,6 +36,12 @@ class ServiceRequestView(SecureModelView):
                      "service_date": _l("Date"), "window_start": _l("From"),
                      "duration_min": _l("Minutes"), "start_at": _l("Start")}
     column_formatters = {"skill": lambda v, c, m, n: label(m.skill)}
+    # A record's page reads like the call: what, for whom, when, who does it, then the rest.
+    column_details_list = ("id", "status", "client", "skill", "service_date", "window_start",
+                           "window_end", "duration_min", "professional", "start_at", "end_at",
+                           "pinned", "preferred_professional", "address", "zone", "lat", "lon",
+                           "priority", "recurrence", "series_id", "price_cents",
+                           "cancellation_reason", "created_at", "updated_at")
     plain_rows = True  # every cell reads a column (the formatter reads m.skill)
     # The file carries stored codes (skill, status) whatever the agent's language, and reads
     # straight from the columns: no per-row formatting.

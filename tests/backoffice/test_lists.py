@@ -29,7 +29,7 @@ def booked(factories):
 def cells(html: str, row_id: int) -> dict[str, str]:
     """Return the cells of one list row by column, as the page shows them."""
     row = re.search(rf'value="{row_id}".*?</tr>', html, re.S).group(0)
-    return dict(re.findall(r'<td class="col-([\w.]+)">(.*?)</td>', row, re.S))
+    return dict(re.findall(r'<td class="col-([\w.]+)[^"]*">(.*?)</td>', row, re.S))
 
 
 def test_list_rows_show_each_column_with_links_and_checkbox(client, logged_in, booked):
@@ -42,6 +42,10 @@ def test_list_rows_show_each_column_with_links_and_checkbox(client, logged_in, b
     assert (row["status"], row["skill"], row["window_start"], row["professional.name"]) == (
         "confirmed", "ironing", "14:00", "Lucía Ferrer")
     assert row["start_at"] == "2030-03-04 14:00"
+    # Dates and times stay on one line; names wrap.
+    assert '<td class="col-start_at text-nowrap">2030-03-04 14:00</td>' in html
+    assert '<td class="col-service_date text-nowrap">' in html
+    assert '<td class="col-client.name">' in html
     assert '/admin/service_request/details/?url=' in html
     assert re.search(rf'href="/admin/service_request/edit/\?url=[^"]*&amp;id={first.id}"', html)
     assert f'name="rowid" class="action-checkbox" value="{first.id}"' in html

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from assignment import service
 from assignment.models import PlanRun, RunKind, RunStatus
 from backoffice.db import is_postgres
+from backoffice.i18n import for_team
 from backoffice.models import Task
 
 # One pass at a time across schedulers: both jobs write bookings of the same horizon.
@@ -28,15 +29,15 @@ def _claim(session: Session) -> bool:
 
 def _describe(diff: service.Diff) -> list[str]:
     def who(b):
-        return f"{diff.names.get(b[0], b[0])} {b[1]:%d/%m %H:%M}" if b else "nobody"
+        return f"{diff.names.get(b[0], b[0])} {b[1]:%d/%m %H:%M}" if b else for_team("nobody")
 
     lines = []
     for label, changes in (("moved", diff.moved), ("re-timed", diff.retimed),
                            ("newly covered", diff.new), ("NOT COVERED", diff.unassigned)):
         for ch in changes:
             r = ch.request
-            lines.append(f"#{r.id} {r.service_date:%d/%m} {r.skill} ({r.zone or '-'}): "
-                         f"{label}: {who(ch.before)} -> {who(ch.after)}")
+            lines.append(f"#{r.id} {r.service_date:%d/%m} {for_team(r.skill)} ({r.zone or '-'}): "
+                         f"{for_team(label)}: {who(ch.before)} -> {who(ch.after)}")
     return lines
 
 
@@ -60,8 +61,9 @@ def replan_affected(*, session: Session, now: datetime, config) -> dict:
     if session.scalar(sa.select(Task.id).where(Task.dedup_key == key)) is None:
         session.add(Task(
             role="ops_agent", kind="replan",
-            title=(f"Re-plan: {len(ids)} services lost their professional; "
-                   f"{len(ids) - lost} re-covered, {lost} need one"),
+            title=for_team("Re-plan: %(lost_pro)d services lost their professional; "
+                           "%(covered)d re-covered, %(lost)d need one",
+                           lost_pro=len(ids), covered=len(ids) - lost, lost=lost),
             details="\n".join(_describe(diff)), entity="plan_run", entity_id=str(run.id),
             dedup_key=key, due_at=first - timedelta(hours=2),
         ))

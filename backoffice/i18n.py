@@ -42,3 +42,16 @@ def compiled_translations(instance: Path) -> str:
             write_mo(f, catalog)
         tmp.replace(mo)
     return str(target)
+
+
+def for_team(message: str, **params) -> str:
+    """Return message, translated and filled in, in the back office's language
+    (BABEL_DEFAULT_LOCALE): for text stored for a team, such as a task's title, whoever or
+    whatever job writes it. Outside an application it stays in English."""
+    from flask import current_app, has_app_context
+    from flask_babel import force_locale, gettext
+
+    if not has_app_context():
+        return message % params if params else message
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        return gettext(message, **params)

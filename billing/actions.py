@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice.i18n import for_team
 from backoffice.models import Client, ClientStatus, Task
 from backoffice.services import clients as client_service
 from billing import policy, service
@@ -122,10 +123,14 @@ def create_call_task(session: Session, inv: Invoice, client: Client, *, now: dat
                              .order_by(Invoice.issued_on)).all()
     attempts = session.scalars(sa.select(PaymentAttempt).where(
         PaymentAttempt.invoice_id == inv.id).order_by(PaymentAttempt.id)).all()
+    none = for_team("none")
     history = "\n".join(
-        f"- {o.code} {money(o.total_cents)} due {o.due_on} — {o.status.value}" for o in others)
-    tries = "\n".join(f"- day {a.day}: {a.status.value} {a.decline_code or ''}".rstrip()
-                      for a in attempts) or "- none"
+        "- " + for_team("%(invoice)s %(amount)s due %(date)s", invoice=o.code,
+                        amount=money(o.total_cents), date=o.due_on)
+        + f" — {for_team(o.status.value)}" for o in others)
+    tries = "\n".join(
+        ("- " + for_team("day %(day)d: %(status)s", day=a.day, status=for_team(a.status.value))
+         + f" {a.decline_code or ''}").rstrip() for a in attempts) or f"- {none}"
     lang_es = client.language != "en"
     script = (
         f"Hola, ¿hablo con {client.name}? Le llamo de parte del servicio de limpieza y cuidados "
@@ -138,13 +143,20 @@ def create_call_task(session: Session, inv: Invoice, client: Client, *, now: dat
         "update the card or pay by bank transfer? If something went wrong with the service, "
         "we note it and pause the reminders."
     )
-    details = (f"Phone: {client.phone or 'none'}  Email: {client.email or 'none'}  "
-               f"Language: {client.language}\nAmount due: {money(inv.due_cents)}\n\n"
-               f"Invoices of this client:\n{history}\n\nCharge attempts:\n{tries}\n\n"
-               f"Script:\n{script}\n\nOutcomes: paid / promise to pay by a date (pause) / "
-               "dispute (pause) / no answer.")
+    details = "\n".join((
+        for_team("Phone: %(phone)s  Email: %(email)s  Language: %(language)s",
+                 phone=client.phone or none, email=client.email or none,
+                 language=client.language),
+        for_team("Amount due: %(amount)s", amount=money(inv.due_cents)), "",
+        for_team("Invoices of this client:"), history, "",
+        for_team("Charge attempts:"), tries, "",
+        for_team("Script:"), script, "",
+        for_team("Outcomes: paid / promise to pay by a date (pause) / dispute (pause) / "
+                 "no answer.")))
     session.add(Task(role="ops_agent", kind="dunning_call",
-                     title=f"Call {client.name} about {inv.code} ({money(inv.due_cents)})",
+                     title=for_team("Call %(name)s about %(invoice)s (%(amount)s)",
+                                    name=client.name, invoice=inv.code,
+                                    amount=money(inv.due_cents)),
                      details=details, entity="billing_invoice", entity_id=str(inv.id),
                      dedup_key=key, due_at=service.to_utc(now)))
     service.log(session, inv, "call_task", day=policy.days_overdue(inv.due_on, now.date()),

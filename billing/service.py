@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.db import utcnow
+from backoffice.i18n import for_team
 from backoffice.models import Client, ClientStatus, StaffUser, Task, TaskStatus
 from backoffice.services import clients as client_service
 from billing.bulk import write_many
@@ -139,12 +140,15 @@ def _flag_overpayment(session: Session, invoice, *, reference: str | None,
     task = session.scalar(sa.select(Task).where(
         Task.entity == "billing_invoice", Task.entity_id == str(invoice.id),
         Task.kind == OVERPAYMENT_TASK, Task.status == TaskStatus.OPEN))
-    title = f"Refund {money(extra)} overpaid on {invoice.code}"
-    details = (f"Invoice {invoice.code} has received {money(extra)} more than its total "
-               f"(last payment: {reference or 'no reference'}). Refund it: a refund of the card "
-               "charge at Stripe is recorded by its webhook; a bank refund is recorded on the "
-               "invoice page (Refund or credit). The overpayment is returned first; no "
-               "rectifying invoice is issued for it.")
+    title = for_team("Refund %(amount)s overpaid on %(invoice)s", amount=money(extra),
+                     invoice=invoice.code)
+    details = for_team(
+        "Invoice %(invoice)s has received %(amount)s more than its total (last payment: "
+        "%(reference)s). Refund it: a refund of the card charge at Stripe is recorded by its "
+        "webhook; a bank refund is recorded on the invoice page (Refund or credit). The "
+        "overpayment is returned first; no rectifying invoice is issued for it.",
+        invoice=invoice.code, amount=money(extra),
+        reference=reference or for_team("no reference"))
     if task is None:
         session.add(Task(role="finance", kind=OVERPAYMENT_TASK, title=title, details=details,
                          entity="billing_invoice", entity_id=str(invoice.id), due_at=utcnow()))

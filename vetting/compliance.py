@@ -6,8 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backoffice import audit, mail
+from backoffice.i18n import for_team
 from backoffice.models import Professional, ProfessionalStatus, Task
 from backoffice.services import professionals as professional_service
+from vetting.documents import DOC_TYPES
 
 
 def lang_of(professional: Professional) -> str:
@@ -31,9 +33,11 @@ def on_professional_suspended(session: Session, professional_id: int, now: datet
             continue
         session.add(Task(
             role="ops_agent", kind="service_at_risk",
-            title=f"Service #{s.id} on {s.start_at:%d/%m %H:%M} needs another professional",
-            details=f"Professional #{professional_id} was suspended by vetting; the service is "
-                    "still assigned to them and must be re-covered.",
+            title=for_team("Service #%(id)d on %(start)s needs another professional", id=s.id,
+                           start=f"{s.start_at:%d/%m %H:%M}"),
+            details=for_team("Professional #%(id)d was suspended by vetting; the service is "
+                             "still assigned to them and must be re-covered.",
+                             id=professional_id),
             entity="service_request", entity_id=str(s.id), dedup_key=key, due_at=s.start_at,
         ))
         flagged.append(s.id)
@@ -95,10 +99,13 @@ def check_documents(session: Session, *, now: datetime, days: int = 30) -> dict:
                          lang=lang_of(pro), context=context, entity="vetting_document",
                          entity_id=doc.id, dedup_key=key)
         if session.scalar(sa.select(Task.id).where(Task.dedup_key == key)) is None:
+            document = for_team(DOC_TYPES.get(doc.doc_type, doc.doc_type))
             session.add(Task(role="vetting", kind="document_expiring",
-                             title=f"{pro.name}: {context['doc_type']} expires "
-                                   f"{context['expires_on']}",
-                             details="Ask for the renewed document and review it before expiry.",
+                             title=for_team("%(name)s: %(document)s expires %(date)s",
+                                            name=pro.name, document=document,
+                                            date=context["expires_on"]),
+                             details=for_team("Ask for the renewed document and review it "
+                                              "before expiry."),
                              entity="professional", entity_id=str(pro.id), dedup_key=key,
                              due_at=datetime.combine(doc.expires_on, datetime.min.time())))
             reminded += 1

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.db import utcnow
+from backoffice.i18n import for_team
 from backoffice.models import SKILLS, Professional, ProfessionalStatus, StaffUser, Task
 from vetting import documents
 from vetting.compliance import on_professional_suspended
@@ -156,10 +157,12 @@ def maybe_open_re_review(session: Session, *, professional: Professional, month:
         return None
     if open_application(session, professional_id=professional.id) is not None:
         return None
-    note = f"{count} complaints/no-shows in {first:%Y-%m} (threshold {threshold})"
+    note = for_team("%(count)d complaints/no-shows in %(month)s (threshold %(threshold)d)",
+                    count=count, month=f"{first:%Y-%m}", threshold=threshold)
     app = create_application(session, professional=professional, kind="re_review", now=now,
                              note=note)
-    session.add(Task(role="vetting", kind="re_review", title=f"Re-review {professional.name}",
+    session.add(Task(role="vetting", kind="re_review",
+                     title=for_team("Re-review %(name)s", name=professional.name),
                      details=note, entity="vetting_application", entity_id=str(app.id),
                      dedup_key=f"vetting:re-review:pro{professional.id}:{first:%Y%m}"))
     session.flush()

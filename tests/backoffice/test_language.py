@@ -4,7 +4,7 @@ import enum
 import html
 import re
 import urllib.parse
-from datetime import datetime
+from datetime import datetime, time
 
 import sqlalchemy as sa
 
@@ -77,3 +77,43 @@ def test_the_user_menu_names_the_roles(client, session, make_user, login):
     session.execute(sa.update(StaffUser).where(StaffUser.id == user.id).values(locale="en"))
     session.flush()
     assert "(Operations agent, Finance)" in client.get("/admin/").get_data(as_text=True)
+
+
+def _team_messages() -> set[str]:
+    """Return every literal message the code stores for a team through for_team."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = set()
+    for package in ("backoffice", "vetting", "billing", "assignment"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "for_team"
+                        and node.args and isinstance(node.args[0], ast.Constant)):
+                    found.add(node.args[0].value)
+    return found
+
+
+def test_every_message_stored_for_a_team_has_its_spanish(app):
+    from backoffice.i18n import read_pairs
+
+    messages = _team_messages()
+    assert len(messages) >= 15
+    spanish = read_pairs("es")
+    assert sorted(m for m in messages if m not in spanish) == []
+
+
+def test_tasks_are_written_in_the_back_offices_language(app, session, factories, monkeypatch):
+    """A job writes its task for the team in the back office's language, not the code's."""
+    from datetime import date
+
+    from vetting import service
+
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "es")
+    pro = factories.professional()
+    request = factories.request(professional=pro, day=date(2026, 12, 2), start=time(9))
+    service.on_professional_suspended(session, pro.id, datetime(2026, 12, 1))
+    task = session.scalars(sa.select(Task).where(Task.kind == "service_at_risk")).one()
+    assert task.title == f"El servicio #{request.id} del 02/12 09:00 necesita otro profesional"
+    assert task.details.startswith(f"Selección suspendió al profesional #{pro.id};")

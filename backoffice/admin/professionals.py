@@ -39,6 +39,7 @@ class ProfessionalView(SecureModelView):
     column_list = ("id", "name", "phone", "zone", "skills", "status", "max_minutes_per_week",
                    "rating")
     column_formatters = {"skills": lambda v, c, m, n: ", ".join(label(s) for s in m.skill_list)}
+    column_formatters_export = {}  # the file carries the stored codes
     column_searchable_list = ("name", "email", "phone")
     column_filters = (
         "status",

@@ -211,3 +211,27 @@ def test_every_option_of_every_filter_menu_opens_its_list(app, client, logged_in
                 assert answer.status_code == 200, (url, flt["arg"], value)
                 tried += 1
     assert tried >= 20
+
+
+def test_a_task_links_to_what_it_is_about_when_the_reader_may_open_it(client, session,
+                                                                      logged_in, factories):
+    from backoffice.models import Task
+
+    request = factories.request()
+    session.add_all([
+        Task(role="ops_agent", kind="service_at_risk", title="Re-cover it",
+             entity="service_request", entity_id=str(request.id)),
+        Task(role="ops_agent", kind="dunning_call", title="Call about F2031-000007",
+             entity="billing_invoice", entity_id="7"),
+    ])
+    session.flush()
+    logged_in("ops_agent")
+    html = client.get("/admin/task/").get_data(as_text=True)
+    assert (f'<a href="/admin/service_request/details/?id={request.id}">'
+            f"Service request #{request.id}</a>") in html
+    # Invoices are finance's: an agent reads which one, with no link that would be refused.
+    assert "<td class=\"col-entity\">Invoice #7</td>" in html
+    assert "/admin/billing_invoice/details/" not in html
+    rows = list(csv.reader(io.StringIO(client.get("/admin/task/export/csv/").get_data(
+        as_text=True))))
+    assert ["service_request", str(request.id)] in [row[6:8] for row in rows]

@@ -8,6 +8,9 @@ from babel.messages.mofile import write_mo
 
 SOURCE = Path(__file__).resolve().parent / "translations"
 LOCALES = ("es",)
+# The languages clients and professionals speak, by code, named in English (the msgids).
+LANGUAGE_NAMES = {"es": "Spanish", "en": "English", "ca": "Valencian", "fr": "French",
+                  "de": "German"}
 
 
 def read_pairs(locale: str) -> dict[str, str]:

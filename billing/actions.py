@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from backoffice.i18n import for_team
+from backoffice.i18n import LANGUAGE_NAMES, for_team
 from backoffice.models import Client, ClientStatus, Task
 from backoffice.services import clients as client_service
 from billing import policy, service
@@ -146,7 +146,7 @@ def create_call_task(session: Session, inv: Invoice, client: Client, *, now: dat
     details = "\n".join((
         for_team("Phone: %(phone)s  Email: %(email)s  Language: %(language)s",
                  phone=client.phone or none, email=client.email or none,
-                 language=client.language),
+                 language=for_team(LANGUAGE_NAMES.get(client.language, client.language))),
         for_team("Amount due: %(amount)s", amount=money(inv.due_cents)), "",
         for_team("Invoices of this client:"), history, "",
         for_team("Charge attempts:"), tries, "",

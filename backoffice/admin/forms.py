@@ -13,14 +13,14 @@ from flask_admin.model.form import converts
 from flask_admin.model.helpers import prettify_name
 from flask_babel import gettext, lazy_gettext
 
+from backoffice.i18n import LANGUAGE_NAMES
+
 
 def choices(values) -> list[tuple[str, object]]:
     """Return select options for stored codes, each labelled in the reader's language."""
     return [(value, lazy_gettext(value)) for value in values]
 
 
-LANGUAGE_NAMES = {"es": "Spanish", "en": "English", "ca": "Valencian", "fr": "French",
-                  "de": "German"}
 ROLE_NAMES = {"ops_agent": "Operations agent", "vetting": "Vetting", "finance": "Finance",
               "admin": "Administrator"}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -17,7 +17,7 @@ from backoffice.admin.menu import cached_part
 from backoffice.admin.urls import fixed_url, query_string, static_url
 from backoffice.config import Config
 from backoffice.db import configure_engine, db, engine_options
-from backoffice.i18n import compiled_translations
+from backoffice.i18n import compiled_translations, weekday_date
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -66,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.globals["fixed_url"] = fixed_url
     app.jinja_env.globals["query_string"] = query_string
     app.jinja_env.globals["role_label"] = role_label
+    app.jinja_env.filters["weekday_date"] = weekday_date
 
     app.register_blueprint(auth.bp)
     app.before_request(_load_user)

@@ -58,3 +58,11 @@ def for_team(message: str, **params) -> str:
         return message % params if params else message
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         return gettext(message, **params)
+
+
+def weekday_date(day, width: str = "abbreviated") -> str:
+    """Return a day as its weekday and date in the reader's language ('mié 02/12'); width
+    'full' spells the weekday out ('miércoles 02/12')."""
+    from flask_babel import format_date
+
+    return format_date(day, "EEEE dd/MM" if width == "full" else "EEE dd/MM")

@@ -117,3 +117,10 @@ def test_tasks_are_written_in_the_back_offices_language(app, session, factories,
     task = session.scalars(sa.select(Task).where(Task.kind == "service_at_risk")).one()
     assert task.title == f"El servicio #{request.id} del 02/12 09:00 necesita otro profesional"
     assert task.details.startswith(f"Selección suspendió al profesional #{pro.id};")
+
+
+def test_the_coverage_board_names_its_days_in_the_readers_language(client, make_user, login):
+    assert login(make_user("ops_agent", locale="es")).status_code == 302
+    page = client.get("/admin/coverage/").get_data(as_text=True)
+    days = re.findall(r"<th>(\w+) \d\d/\d\d</th>", page)
+    assert len(days) == 14 and set(days) <= {"lun", "mar", "mié", "jue", "vie", "sáb", "dom"}

@@ -101,8 +101,10 @@ def seed_demo(session: Session, *, today: date, rng: random.Random, config) -> N
         plan += [(stage, None, days) for days in (1, rng.randint(6, 9))]
     plan.sort(key=lambda p: -p[2])
     for target, reason, days_ago in plan:
+        # An open one walks its earlier stages first (each takes up to 70 hours), then reaches
+        # its stage days_ago: its timeline stays in order.
         start = now - timedelta(days=days_ago if target in (Stage.APPROVED, Stage.REJECTED)
-                                else days_ago + 1)
+                                else days_ago + 1 if target == Stage.APPLIED else days_ago + 14)
         app = service.new_applicant(
             session, name=fake.name(), email=fake.unique.email(), phone=fake.phone_number()[:32],
             skills=list(rng.choice(skills_pool)), zone=rng.choice(zones), now=start)
@@ -110,7 +112,7 @@ def seed_demo(session: Session, *, today: date, rng: random.Random, config) -> N
             continue
         # Open ones reach their stage a day or a week ago (the week-old ones are past the SLA).
         walk_start = start if target in (Stage.APPROVED, Stage.REJECTED) else \
-            now - timedelta(days=days_ago + 1, hours=-2)
+            start + timedelta(hours=2)
         _walk(session, app, target, start=walk_start, rng=rng, config=config, prep=prep,
               approver=approver, reason=reason)
         if target not in (Stage.APPROVED, Stage.REJECTED):

@@ -17,7 +17,7 @@ from backoffice.admin.menu import cached_part
 from backoffice.admin.urls import fixed_url, query_string, static_url
 from backoffice.config import Config
 from backoffice.db import configure_engine, db, engine_options
-from backoffice.i18n import compiled_translations, weekday_date
+from backoffice.i18n import compiled_translations, in_context, weekday_date
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -67,6 +67,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.globals["query_string"] = query_string
     app.jinja_env.globals["role_label"] = role_label
     app.jinja_env.filters["weekday_date"] = weekday_date
+    app.jinja_env.globals["in_context"] = in_context
 
     app.register_blueprint(auth.bp)
     app.before_request(_load_user)

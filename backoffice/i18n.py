@@ -1,5 +1,7 @@
 """Translations: each area keeps `translations/<area>.es.txt` (English<TAB>Spanish per line);
-they compile into one gettext catalogue in the instance folder at start-up."""
+they compile into one gettext catalogue in the instance folder at start-up. A line
+`context|English<TAB>Spanish` translates a word that reads differently in one context (an
+application 'approved' is 'aprobada', a professional 'aprobado'): see in_context."""
 
 from pathlib import Path
 
@@ -38,7 +40,8 @@ def compiled_translations(instance: Path) -> str:
             continue
         catalog = Catalog(locale=locale)
         for english, translated in read_pairs(locale).items():
-            catalog.add(english, translated)
+            context, _, msgid = english.rpartition("|")
+            catalog.add(msgid, translated, context=context or None)
         mo.parent.mkdir(parents=True, exist_ok=True)
         tmp = mo.with_suffix(".tmp")
         with tmp.open("wb") as f:
@@ -66,3 +69,12 @@ def weekday_date(day, width: str = "abbreviated") -> str:
     from flask_babel import format_date
 
     return format_date(day, "EEEE dd/MM" if width == "full" else "EEE dd/MM")
+
+
+def in_context(context: str, message: str) -> str:
+    """Return message translated as it reads in context, or as it reads anywhere else when
+    the catalogue has no entry for that context."""
+    from flask_babel import gettext, pgettext
+
+    translated = pgettext(context, message)
+    return gettext(message) if translated == message else translated

@@ -96,8 +96,16 @@ def test_ops_agent_filters_pages_and_cancels_in_bulk(live_server, page):
     expect(page.locator(".alert-success")).to_contain_text("5 services updated.")
 
     # A status chosen from the filter menu's options narrows the list to it.
-    page.click("text=Add Filter")
-    page.click(".field-filters a.filter:text-is('Status')")
+    page.wait_for_load_state("load")
+    status_item = page.locator(".field-filters a.filter:text-is('Status')")
+    for _ in range(3):  # the menu opens only once the page's scripts have bound it
+        page.click("text=Add Filter")
+        try:
+            expect(status_item).to_be_visible(timeout=3000)
+            break
+        except AssertionError:
+            continue
+    status_item.click()
     status_value = page.locator("#filter_form select.filter-val").last
     status_value.select_option(label="cancelled", force=True)
     page.click("#filter_form button[type=submit]")

@@ -124,3 +124,36 @@ def test_the_coverage_board_names_its_days_in_the_readers_language(client, make_
     page = client.get("/admin/coverage/").get_data(as_text=True)
     days = re.findall(r"<th>(\w+) \d\d/\d\d</th>", page)
     assert len(days) == 14 and set(days) <= {"lun", "mar", "mié", "jue", "vie", "sáb", "dom"}
+
+
+def test_each_word_has_one_translation_per_context():
+    """A word translated twice (in two areas' files) would silently take the last file's
+    translation everywhere; a word that reads differently somewhere says so by a context."""
+    from backoffice.i18n import SOURCE
+
+    seen, clashes = {}, []
+    for path in sorted(SOURCE.glob("*.es.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            english, _, spanish = line.partition("\t")
+            if english in seen and seen[english][0] != spanish:
+                clashes.append((english, seen[english], (spanish, path.name)))
+            seen.setdefault(english, (spanish, path.name))
+    assert clashes == []
+
+
+def test_an_application_and_a_professional_are_approved_each_in_its_gender(
+        app, client, session, make_user, login, factories):
+    from vetting.models import Stage
+
+    applicant = vetting_service.new_applicant(session, name="Pau Aprobado", email=None,
+                                              phone="+34 600 111 333", skills=["cleaning"])
+    applicant.stage = Stage.APPROVED
+    pro = factories.professional()
+    session.flush()
+    assert login(make_user("vetting", locale="es")).status_code == 302
+    page = client.get(f"/admin/vetting/application/{applicant.id}").get_data(as_text=True)
+    assert re.search(r'data-stage="approved">aprobada<', page)
+    page = client.get(f"/admin/professional/details/?id={pro.id}").get_data(as_text=True)
+    assert ">aprobado<" in page

@@ -76,6 +76,8 @@ def export_cell(value) -> str:
         return ""
     if isinstance(value, enum.Enum):
         value = value.value
+    elif isinstance(value, datetime.datetime):
+        return _moment(value)
     elif isinstance(value, list):
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, dict):
@@ -87,6 +89,11 @@ def _plain(value) -> str:
     return "" if value is None else str(value)
 
 
+def _moment(value) -> str:
+    """Write a date and time to the second, as the lists show it (no microseconds)."""
+    return "" if value is None else value.isoformat(" ", "seconds")
+
+
 def cell_writer(column):
     """Return the cheapest function that writes a column's values as export_cell would."""
     try:
@@ -94,7 +101,9 @@ def cell_writer(column):
     except NotImplementedError:
         return export_cell
     # Dates, times and whole numbers cannot start with a formula sign; floats only with "-".
-    if python_type in (int, datetime.date, datetime.datetime, datetime.time):
+    if python_type is datetime.datetime:
+        return _moment
+    if python_type in (int, datetime.date, datetime.time):
         return _plain
     return export_cell
 

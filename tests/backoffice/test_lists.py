@@ -235,3 +235,14 @@ def test_a_task_links_to_what_it_is_about_when_the_reader_may_open_it(client, se
     rows = list(csv.reader(io.StringIO(client.get("/admin/task/export/csv/").get_data(
         as_text=True))))
     assert ["service_request", str(request.id)] in [row[6:8] for row in rows]
+
+
+def test_exported_moments_are_written_to_the_second(client, logged_in, factories, session):
+    made = factories.client(name="Inés Segundo")
+    session.flush()
+    logged_in("ops_agent")
+    rows = list(csv.DictReader(io.StringIO(client.get(
+        "/admin/client/export/csv/?search=Segundo").get_data(as_text=True))))
+    assert [r["Id"] for r in rows] == [str(made.id)]
+    assert rows[0]["Created"] == made.created_at.isoformat(" ", "seconds")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[0]["Created"])

@@ -17,7 +17,12 @@ from backoffice.admin.menu import cached_part
 from backoffice.admin.urls import fixed_url, query_string, static_url
 from backoffice.config import Config
 from backoffice.db import configure_engine, db, engine_options
-from backoffice.i18n import compiled_translations, in_context, weekday_date
+from backoffice.i18n import (
+    compiled_admin_translations,
+    compiled_translations,
+    in_context,
+    weekday_date,
+)
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -48,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = compiled_translations(Path(app.instance_path))
+    app.config["ADMIN_TRANSLATIONS"] = compiled_admin_translations(Path(app.instance_path))
 
     db.init_app(app)
     # No async engines here: drop the extension's async teardown, which would need an event
@@ -119,6 +125,7 @@ def _register_admin(app: Flask) -> None:
         name=_l("Back office"),
         url="/admin",
         index_view=HomeView(name=_l("Home"), url="/admin"),
+        translations_path=app.config["ADMIN_TRANSLATIONS"],
         theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
     )
     register_views(admin)

@@ -71,6 +71,32 @@ def weekday_date(day, width: str = "abbreviated") -> str:
     return format_date(day, "EEEE dd/MM" if width == "full" else "EEE dd/MM")
 
 
+def compiled_admin_translations(instance: Path) -> str:
+    """Compile Flask-Admin's own Spanish sources into the instance folder; return the directory
+    Flask-Admin reads before its packaged catalogue (translations_path).
+
+    The packaged catalogue is older than its sources: messages such as 'Failed to create
+    record.' are translated in the .po but not in the .mo, so they showed in English."""
+    import flask_admin
+    from babel.messages.pofile import read_po
+
+    source = Path(flask_admin.__file__).resolve().parent / "translations"
+    target = instance / "translations-admin"
+    for locale in LOCALES:
+        po = source / locale / "LC_MESSAGES" / "admin.po"
+        mo = target / locale / "LC_MESSAGES" / "admin.mo"
+        if not po.exists() or (mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime):
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=locale, domain="admin")
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mo.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        tmp.replace(mo)
+    return str(target)
+
+
 def in_context(context: str, message: str) -> str:
     """Return message translated as it reads in context, or as it reads anywhere else when
     the catalogue has no entry for that context."""

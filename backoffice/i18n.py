@@ -29,6 +29,15 @@ def read_pairs(locale: str) -> dict[str, str]:
     return pairs
 
 
+def _write_mo(mo: Path, catalog: Catalog) -> None:
+    """Write a compiled catalogue whole, so a worker starting meanwhile never reads half."""
+    mo.parent.mkdir(parents=True, exist_ok=True)
+    tmp = mo.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        write_mo(f, catalog)
+    tmp.replace(mo)
+
+
 def compiled_translations(instance: Path) -> str:
     """Compile the catalogues when a source is newer; return the directory Flask-Babel reads."""
     target = instance / "translations"
@@ -42,11 +51,7 @@ def compiled_translations(instance: Path) -> str:
         for english, translated in read_pairs(locale).items():
             context, _, msgid = english.rpartition("|")
             catalog.add(msgid, translated, context=context or None)
-        mo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = mo.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            write_mo(f, catalog)
-        tmp.replace(mo)
+        _write_mo(mo, catalog)
     return str(target)
 
 
@@ -89,11 +94,7 @@ def compiled_admin_translations(instance: Path) -> str:
             continue
         with po.open("rb") as f:
             catalog = read_po(f, locale=locale, domain="admin")
-        mo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = mo.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            write_mo(f, catalog)
-        tmp.replace(mo)
+        _write_mo(mo, catalog)
     return str(target)
 
 

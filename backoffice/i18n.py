@@ -44,7 +44,8 @@ def compiled_translations(instance: Path) -> str:
     for locale in LOCALES:
         sources = list(SOURCE.glob(f"*.{locale}.txt"))
         mo = target / locale / "LC_MESSAGES" / "messages.mo"
-        newest = max((p.stat().st_mtime for p in sources), default=0)
+        # Sources and this compiler: a change to either compiles again.
+        newest = max((p.stat().st_mtime for p in [*sources, Path(__file__)]), default=0)
         if mo.exists() and mo.stat().st_mtime >= newest:
             continue
         catalog = Catalog(locale=locale)

@@ -219,10 +219,11 @@ def login():
         s.add(LoginAttempt(email=email, ip=ip, success=True))
         s.add(StaffSession(token_hash=_token_hash(token), user_id=user.id, ip=ip,
                            user_agent=(request.user_agent.string or "")[:255]))
-        user.last_login_at = utcnow()
-        audit.record(s, action="login", entity="staff_user", entity_id=user.id,
-                     actor=audit.Actor(user.id, user.email))
-        s.commit()
+        actor = audit.Actor(user.id, user.email)
+        with audit.acting_as(actor):  # the last login written is the user's own change
+            user.last_login_at = utcnow()
+            audit.record(s, action="login", entity="staff_user", entity_id=user.id, actor=actor)
+            s.commit()
         session.clear()
         session["sid"] = token
         session.permanent = True

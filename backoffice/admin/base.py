@@ -206,17 +206,24 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
             abort(403)
 
 
+def render_changes(changes) -> Markup:
+    """Return an audit row's changes as a list: each field, from what to what."""
+    if not changes:
+        return Markup("")
+    if not isinstance(changes, dict):
+        return escape(changes)
+    items = []
+    for field, pair in changes.items():
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            shown = f"{_or_dash(pair[0])} &rarr; {_or_dash(pair[1])}"
+        else:
+            shown = _or_dash(pair)
+        items.append(f"<li><code>{escape(field)}</code>: {shown}</li>")
+    return Markup(f'<ul class="list-unstyled mb-0">{"".join(items)}</ul>')
+
+
 def _history_row(ev) -> str:
-    changes = ""
-    if ev.changes:
-        items = []
-        for field, pair in ev.changes.items():
-            if isinstance(pair, list | tuple) and len(pair) == 2:
-                shown = f"{_or_dash(pair[0])} &rarr; {_or_dash(pair[1])}"
-            else:
-                shown = _or_dash(pair)
-            items.append(f"<li><code>{escape(field)}</code>: {shown}</li>")
-        changes = f'<ul class="list-unstyled mb-0">{"".join(items)}</ul>'
+    changes = render_changes(ev.changes)
     note = f'<div class="text-muted">{escape(ev.note)}</div>' if ev.note else ""
     return (f'<tr><td class="text-nowrap">{ev.at:%Y-%m-%d %H:%M:%S}</td>'
             f"<td>{escape(ev.actor)}</td><td>{escape(ev.action)}</td><td>{changes}{note}</td></tr>")

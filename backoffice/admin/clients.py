@@ -10,9 +10,11 @@ from wtforms.validators import DataRequired
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
 from backoffice.admin.forms import language_choices
+from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
 from backoffice.db import db
 from backoffice.geo import zone_for
+from backoffice.i18n import LANGUAGE_NAMES
 from backoffice.models import LANGUAGES, Client, ClientStatus
 from backoffice.services import clients as client_service
 
@@ -25,7 +27,10 @@ class ClientView(SecureModelView):
     column_searchable_list = ("name", "email", "phone")
     column_filters = ("status", "zone", "language", "created_at")
     column_default_sort = ("id", True)
-    plain_rows = True  # every cell reads a column
+    plain_rows = True  # every cell reads a column (the formatter reads m.language)
+    column_formatters = {"language": lambda v, c, m, n: label(
+        LANGUAGE_NAMES.get(m.language, m.language))}
+    column_formatters_export = {}  # the file carries the stored codes
     column_labels = {"zone": _l("Zone"), "created_at": _l("Created"),
                      "request_count": _l("Services")}
     column_export_list = (

@@ -15,6 +15,7 @@ from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
 from backoffice.db import db
 from backoffice.geo import zone_for
+from backoffice.i18n import LANGUAGE_NAMES
 from backoffice.models import (
     LANGUAGES,
     SKILLS,
@@ -38,7 +39,9 @@ class ProfessionalView(SecureModelView):
     allowed_roles = frozenset({"ops_agent", "vetting"})
     column_list = ("id", "name", "phone", "zone", "skills", "status", "max_minutes_per_week",
                    "rating")
-    column_formatters = {"skills": lambda v, c, m, n: ", ".join(label(s) for s in m.skill_list)}
+    column_formatters = {"skills": lambda v, c, m, n: ", ".join(label(s) for s in m.skill_list),
+                         "language": lambda v, c, m, n: label(
+                             LANGUAGE_NAMES.get(m.language, m.language))}
     column_formatters_export = {}  # the file carries the stored codes
     column_searchable_list = ("name", "email", "phone")
     column_filters = (

@@ -9,10 +9,11 @@ from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from backoffice import audit
-from backoffice.admin.base import SecureModelView
+from backoffice.admin.base import SecureModelView, render_changes
 from backoffice.admin.forms import role_choices, role_label
 from backoffice.auth import hash_password, revoke_sessions
 from backoffice.db import db, utcnow
+from backoffice.i18n import LANGUAGE_NAMES
 from backoffice.models import ROLES, StaffUser, Task, TaskStatus
 
 
@@ -22,7 +23,8 @@ class StaffUserView(SecureModelView):
     can_export = False
     column_list = ("id", "email", "name", "roles", "active", "locale", "last_login_at")
     column_formatters = {"roles": lambda v, c, m, n: ", ".join(
-        role_label(r) for r in ROLES if r in m.role_set)}
+        role_label(r) for r in ROLES if r in m.role_set),
+        "locale": lambda v, c, m, n: gettext(LANGUAGE_NAMES.get(m.locale, m.locale))}
     column_searchable_list = ("email", "name")
     column_filters = ("active", "roles")
     form_columns = ("email", "name", "role_list", "active", "locale", "new_password")
@@ -80,6 +82,8 @@ class AuditEventView(SecureModelView):
     column_searchable_list = ("actor", "entity_id")
     column_default_sort = ("id", True)
     details_template = "admin/model/details.html"
+    column_formatters = {"changes": lambda v, c, m, n: render_changes(m.changes)}
+    column_formatters_export = {}  # the file keeps the changes as JSON
 
 
 # What a task is about, by its entity: the page that shows it, the page's id argument, a name.

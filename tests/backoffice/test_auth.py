@@ -124,3 +124,28 @@ def test_idle_check_refreshes_last_seen_once_a_minute(client, logged_in, session
     session.refresh(row)
     assert row.last_seen_at > before + timedelta(minutes=1)
     assert row.revoked_at is None
+
+
+def test_a_login_and_its_last_login_time_are_the_users_own(client, session, make_user, login):
+
+    user = make_user("ops_agent")
+    assert login(user).status_code == 302
+    rows = session.execute(sa.select(AuditEvent.action, AuditEvent.actor).where(
+        AuditEvent.entity == "staff_user", AuditEvent.entity_id == str(user.id),
+        AuditEvent.action.in_(("login", "update")))).all()
+    assert sorted(rows) == [("login", user.email), ("update", user.email)]
+
+
+def test_the_audit_log_lists_each_change_from_what_to_what(client, session, logged_in,
+                                                            factories):
+    from backoffice import audit
+
+    made = factories.client(name="Rosa Antes")
+    session.flush()
+    audit.record(session, action="update", entity="client", entity_id=made.id,
+                 changes={"name": ["Rosa Antes", "Rosa Después"]})
+    session.flush()
+    logged_in("admin")
+    page = client.get("/admin/audit_event/?search=" + str(made.id)).get_data(as_text=True)
+    assert "<li><code>name</code>: Rosa Antes &rarr; Rosa Después</li>" in page
+    assert '{"name"' not in page

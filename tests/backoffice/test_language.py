@@ -9,7 +9,7 @@ from datetime import datetime, time
 import sqlalchemy as sa
 
 import backoffice.models
-from backoffice.models import ROLES, SKILLS, RequestStatus, StaffUser, Task
+from backoffice.models import LANGUAGES, ROLES, SKILLS, RequestStatus, StaffUser, Task
 from tests.conftest import csrf_from
 from vetting import service as vetting_service
 
@@ -19,8 +19,8 @@ CELL = re.compile(r"<(td|span|small|a)\b[^>]*>([^<>]*)</\1>")
 
 
 def _codes() -> set[str]:
-    """Return every stored code a page could show: enum values, skills and roles."""
-    codes = set(SKILLS) | set(ROLES)
+    """Return every stored code a page could show: enum values, skills, roles, languages."""
+    codes = set(SKILLS) | set(ROLES) | set(LANGUAGES)
     for value in vars(backoffice.models).values():
         if isinstance(value, type) and issubclass(value, enum.Enum) and value is not enum.Enum:
             codes |= {str(member.value) for member in value}

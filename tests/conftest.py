@@ -118,6 +118,14 @@ def csrf_from(html: str) -> str:
     return m.group(1) or m.group(2)
 
 
+def post_from(client, page_url: str, action_url: str, data: dict) -> str:
+    """Post data to action_url with the CSRF token of page_url, as its form would; return the
+    text of the page the browser lands on."""
+    token = csrf_from(client.get(page_url).get_data(as_text=True))
+    resp = client.post(action_url, data={"csrf_token": token, **data}, follow_redirects=True)
+    return resp.get_data(as_text=True)
+
+
 @pytest.fixture()
 def make_user(session):
     from backoffice.auth import create_user

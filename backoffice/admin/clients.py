@@ -1,5 +1,6 @@
 """Clients: the people who book services."""
 
+import sqlalchemy as sa
 from flask import flash, g, url_for
 from flask_admin.actions import action
 from flask_babel import gettext
@@ -59,6 +60,14 @@ class ClientView(SecureModelView):
         return links
 
     def on_model_change(self, form, model: Client, is_created: bool) -> None:
+        before = sa.inspect(model).attrs.status.history.deleted
+        was = before[0] if before else (None if is_created else model.status)
+        if model.status == ClientStatus.ERASED and was != ClientStatus.ERASED:
+            raise ValueError(gettext("status: erasing a client removes their personal data "
+                                     "and cannot be undone; use 'Erase personal data' in the "
+                                     "client list."))
+        if was == ClientStatus.ERASED and model.status != ClientStatus.ERASED:
+            raise ValueError(gettext("status: an erased client cannot be reactivated."))
         # Derived from the coordinates; a zone stated without them (an application) stays.
         model.zone = zone_for(model.lat, model.lon) or model.zone
         if model.email:
@@ -85,9 +94,15 @@ class ClientView(SecureModelView):
             flash(gettext("Your role cannot change clients."), "error")
             return
         clients = db.session.query(Client).filter(Client.id.in_([int(i) for i in ids])).all()
+        done, refused = [], []
         for c in clients:
-            fn(c)
-        audit.record(db.session, action=f"bulk_{name}", entity="client",
-                     changes={"ids": [c.id for c in clients]})
+            try:
+                fn(c)
+                done.append(c.id)
+            except ValueError as exc:  # this one cannot change so; the others still do
+                refused.append(f"#{c.id}: {exc}")
+        audit.record(db.session, action=f"bulk_{name}", entity="client", changes={"ids": done})
         db.session.commit()
-        flash(gettext("%(n)d clients updated.", n=len(clients)), "success")
+        flash(gettext("%(n)d clients updated.", n=len(done)), "success")
+        for message in refused[:10]:
+            flash(message, "warning")

@@ -1,13 +1,14 @@
 """Writes through the panel: CSRF, audit rows, conflicts, bad input, CSV export."""
 
 import csv
+import html
 import io
 
 import pytest
 import sqlalchemy as sa
 
 from backoffice.models import AuditEvent, Client, ServiceRequest
-from tests.conftest import PASSWORD, csrf_from
+from tests.conftest import PASSWORD, csrf_from, post_from
 
 
 def client_form(token, **overrides):
@@ -214,3 +215,40 @@ def test_blocked_client_cannot_book(client, session, logged_in, factories):
     resp = client.post("/admin/service_request/new/", data=request_form(token, c.id))
     assert "new bookings are held" in resp.get_data(as_text=True)
     assert count(session, ServiceRequest) == before
+
+
+def test_a_bulk_action_changes_what_it_may_and_lists_what_it_may_not(client, session,
+                                                                      logged_in, factories):
+    """Blocking an erased client among others is refused for that one, by id, with the
+    reason; the others are blocked (it used to fail the whole request)."""
+    logged_in("ops_agent")
+    active, erased = factories.client(), factories.client(status="erased")
+    text = post_from(client, "/admin/client/", "/admin/client/action/",
+                     {"action": "block", "rowid": [active.id, erased.id]})
+    assert "1 clients updated." in text
+    assert f"#{erased.id}: status: an erased client cannot be reactivated" in text
+    session.expire_all()
+    assert session.get(Client, active.id).status == "blocked"
+    assert session.get(Client, erased.id).status == "erased"
+
+
+@pytest.mark.parametrize(("start", "chosen", "refusal"), [
+    ("active", "erased", "use 'Erase personal data'"),
+    ("erased", "active", "an erased client cannot be reactivated"),
+])
+def test_the_edit_form_neither_erases_nor_reactivates_a_client(client, session, logged_in,
+                                                              factories, start, chosen,
+                                                              refusal):
+    """Erasing removes personal data and has its own confirmed action; the status field of
+    the form cannot stand in for it, nor bring an erased client back."""
+    logged_in("ops_agent")
+    made = factories.client(name="Marta Soler", email="marta@example.com", status=start)
+    session.commit()  # kept when the refused save rolls its own work back
+    url = f"/admin/client/edit/?id={made.id}"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    form = client_form(token, status=chosen, version=str(made.version))
+    resp = client.post(url, data=form, follow_redirects=True)
+    assert refusal in html.unescape(resp.get_data(as_text=True))
+    session.expire_all()
+    kept = session.get(Client, made.id)
+    assert (kept.status, kept.email) == (start, "marta@example.com")

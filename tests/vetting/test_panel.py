@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from backoffice.models import AuditEvent, ServiceRequest
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, post_from
 from vetting import reports, workflow
 from vetting.models import Application, Stage
 
@@ -35,11 +35,8 @@ def test_bulk_advance_respects_the_rules(client, session, logged_in, vet):
     vet.all_documents(ready.professional)
     not_ready = vet.bring_to(vet.applicant(), Stage.DOCUMENTS, user)
     session.commit()
-    page = client.get("/admin/vetting/").get_data(as_text=True)
-    resp = client.post("/admin/vetting/bulk", data={
-        "csrf_token": csrf_from(page), "op": "advance", "ids": [ready.id, not_ready.id]},
-        follow_redirects=True)
-    html = resp.get_data(as_text=True)
+    html = post_from(client, "/admin/vetting/", "/admin/vetting/bulk",
+                     {"op": "advance", "ids": [ready.id, not_ready.id]})
     assert "1 applications moved." in html
     assert f"#{not_ready.id}: documents: missing, not accepted or expired" in html
     session.expire_all()

@@ -26,6 +26,21 @@ from backoffice.models import (
 )
 from backoffice.services import professionals as professional_service
 
+# Whom each bulk action may change. An applicant becomes approved only through vetting's
+# decision by two people, never by a reinstatement from the list.
+BULK_FROM = {
+    ProfessionalStatus.SUSPENDED: {ProfessionalStatus.APPROVED},
+    ProfessionalStatus.APPROVED: {ProfessionalStatus.SUSPENDED},
+    ProfessionalStatus.OFFBOARDED: {ProfessionalStatus.APPLICANT, ProfessionalStatus.APPROVED,
+                                    ProfessionalStatus.SUSPENDED},
+}
+BULK_REFUSAL = {
+    ProfessionalStatus.SUSPENDED: "only an approved professional can be suspended.",
+    ProfessionalStatus.APPROVED: "only a suspended professional can be reinstated; applicants "
+                                 "are approved in vetting.",
+    ProfessionalStatus.OFFBOARDED: "already offboarded.",
+}
+
 
 class SkillFilter(BaseSQLAFilter):
     def apply(self, query, value, alias=None):
@@ -98,12 +113,21 @@ class ProfessionalView(SecureModelView):
             flash(gettext("Your role cannot change professionals."), "error")
             return
         rows = db.session.query(Professional).filter(Professional.id.in_([int(i) for i in ids]))
-        changed = [professional_service.set_status(db.session, professional=p, status=status).id
-                   for p in rows]
+        changed, refused = [], []
+        for p in rows:
+            if p.status in BULK_FROM[status]:
+                changed.append(professional_service.set_status(
+                    db.session, professional=p, status=status).id)
+            else:
+                refused.append(gettext("#%(id)d (%(status)s): %(why)s", id=p.id,
+                                       status=label(ProfessionalStatus(p.status).value),
+                                       why=gettext(BULK_REFUSAL[status])))
         audit.record(db.session, action=f"bulk_{status.value}", entity="professional",
                      changes={"ids": changed})
         db.session.commit()
         flash(gettext("%(n)d professionals updated.", n=len(changed)), "success")
+        for message in refused[:10]:
+            flash(message, "warning")
 
     @action("suspend", _l("Suspend"),
             _l("Suspend the selected professionals? Their services will need another "

@@ -252,3 +252,21 @@ def test_the_edit_form_neither_erases_nor_reactivates_a_client(client, session, 
     session.expire_all()
     kept = session.get(Client, made.id)
     assert (kept.status, kept.email) == (start, "marta@example.com")
+
+
+def test_reinstating_from_the_list_never_approves_an_applicant(client, session, logged_in,
+                                                               factories):
+    """Reinstate brings back a suspended professional; an applicant is approved only by
+    vetting's two-person decision, so the list refuses it and says why."""
+    from backoffice.models import Professional, ProfessionalStatus
+
+    logged_in("ops_agent")
+    suspended = factories.professional(status=ProfessionalStatus.SUSPENDED)
+    applicant = factories.professional(status=ProfessionalStatus.APPLICANT)
+    text = html.unescape(post_from(client, "/admin/professional/", "/admin/professional/action/",
+                                   {"action": "reinstate", "rowid": [suspended.id, applicant.id]}))
+    assert "1 professionals updated." in text
+    assert f"#{applicant.id} (applicant): only a suspended professional can be reinstated" in text
+    session.expire_all()
+    assert session.get(Professional, suspended.id).status == ProfessionalStatus.APPROVED
+    assert session.get(Professional, applicant.id).status == ProfessionalStatus.APPLICANT

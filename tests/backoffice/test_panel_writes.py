@@ -270,3 +270,36 @@ def test_reinstating_from_the_list_never_approves_an_applicant(client, session, 
     session.expire_all()
     assert session.get(Professional, suspended.id).status == ProfessionalStatus.APPROVED
     assert session.get(Professional, applicant.id).status == ProfessionalStatus.APPLICANT
+
+
+def test_every_bulk_action_on_a_mixed_selection_answers_with_its_list(
+        app, client, session, logged_in, factories):
+    """Run each bulk action of each list on every row shown, whatever their states: each one
+    answers by going back to its list with what it did, never with a server error."""
+    import re
+
+    from backoffice.models import ProfessionalStatus, RequestStatus, Task
+
+    for status in ("active", "blocked", "erased"):
+        factories.client(status=status)
+    for status in ProfessionalStatus:
+        factories.professional(status=status)
+    for status in RequestStatus:
+        factories.request(status=status)
+    session.add(Task(role="ops_agent", kind="call", title="Call back"))
+    session.commit()
+    logged_in("admin")
+    lists = sorted({rule.rule for rule in app.url_map.iter_rules()
+                    if rule.endpoint.endswith(".index_view") and rule.rule.count("/") == 3})
+    ran = []
+    for url in lists:
+        page = client.get(url).get_data(as_text=True)
+        names = re.findall(r"modelActions\.execute\('(\w+)'\)", page)
+        rows = re.findall(r'name="rowid"[^>]*value="(\d+)"', page)
+        for name in names:
+            resp = client.post(f"{url}action/", data={
+                "csrf_token": csrf_from(page), "action": name, "rowid": rows})
+            assert resp.status_code == 302, (url, name, resp.status_code)
+            assert client.get(resp.headers["Location"]).status_code == 200, (url, name)
+            ran.append(f"{url}{name}")
+    assert len(ran) >= 8, ran

@@ -4,6 +4,8 @@
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView
+from flask_admin.actions import action
+from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
@@ -115,6 +117,17 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
             if request.method != "POST" and obj is not None:
                 form.loaded_version.data = str(obj.version)
         return form
+
+    def _get_list_extra_args(self):
+        args = super()._get_list_extra_args()
+        args.page = max(args.page or 0, 0)  # a hand-edited ?page=-5 is the first page
+        return args
+
+    @action("delete", admin_lazy_gettext("Delete"),
+            admin_lazy_gettext("Are you sure you want to delete selected records?"))
+    def action_delete(self, ids):
+        # Flask-Admin compares the ids as text with an integer key, which PostgreSQL refuses.
+        return super().action_delete([n for n in map(parse_id, ids) if n is not None])
 
     def get_filter_arg(self, index, flt):
         """Name filters in URLs by column and operation, never by translated labels."""

@@ -49,7 +49,23 @@ class EnumFilterNotInList(sqla.EnumFilterNotInList):
             enum_member(self.enum_class, v) for v in values]
 
 
+def _within_64_bits(base):
+    """Return base, an integer filter, reading only what a database integer can hold: a
+    hand-edited id of twenty digits is no filter rather than a database error."""
+
+    def clean(self, value):
+        cleaned = base.clean(self, value)
+        if any(not -2**63 <= v < 2**63 for v in (cleaned if isinstance(cleaned, list)
+                                                  else [cleaned])):
+            raise ValueError("out of range")
+        return cleaned
+
+    return type(base.__name__, (base,), {"clean": clean})  # same name: same URL argument
+
+
 class FilterConverter(sqla.FilterConverter):
+    int_filters = tuple(f if f is sqla.FilterEmpty else _within_64_bits(f)
+                        for f in sqla.FilterConverter.int_filters)
     enum = (EnumEqualFilter, EnumFilterNotEqual, sqla.EnumFilterEmpty, EnumFilterInList,
             EnumFilterNotInList)
 

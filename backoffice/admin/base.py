@@ -118,6 +118,11 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
                 form.loaded_version.data = str(obj.version)
         return form
 
+    @staticmethod
+    def record_ids(ids) -> list[int]:
+        """Return the record ids a bulk action was given, leaving out what is no id."""
+        return [n for n in map(parse_id, ids) if n is not None]
+
     def _get_list_extra_args(self):
         args = super()._get_list_extra_args()
         args.page = max(args.page or 0, 0)  # a hand-edited ?page=-5 is the first page
@@ -127,7 +132,7 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
             admin_lazy_gettext("Are you sure you want to delete selected records?"))
     def action_delete(self, ids):
         # Flask-Admin compares the ids as text with an integer key, which PostgreSQL refuses.
-        return super().action_delete([n for n in map(parse_id, ids) if n is not None])
+        return super().action_delete(self.record_ids(ids))
 
     def get_filter_arg(self, index, flt):
         """Name filters in URLs by column and operation, never by translated labels."""

@@ -93,7 +93,7 @@ class ClientView(SecureModelView):
         if not self.can_write():
             flash(gettext("Your role cannot change clients."), "error")
             return
-        clients = db.session.query(Client).filter(Client.id.in_([int(i) for i in ids])).all()
+        clients = db.session.query(Client).filter(Client.id.in_(self.record_ids(ids))).all()
         done, refused = [], []
         for c in clients:
             try:

@@ -112,7 +112,7 @@ class ProfessionalView(SecureModelView):
         if not self.can_write():
             flash(gettext("Your role cannot change professionals."), "error")
             return
-        rows = db.session.query(Professional).filter(Professional.id.in_([int(i) for i in ids]))
+        rows = db.session.query(Professional).filter(Professional.id.in_(self.record_ids(ids)))
         changed, refused = [], []
         for p in rows:
             if p.status in BULK_FROM[status]:

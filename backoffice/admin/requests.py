@@ -184,7 +184,7 @@ class ServiceRequestView(SecureModelView):
             flash(gettext("Your role cannot change service requests."), "error")
             return
         rows = db.session.query(ServiceRequest).filter(
-            ServiceRequest.id.in_([int(i) for i in ids])).all()
+            ServiceRequest.id.in_(self.record_ids(ids))).all()
         done, refused = [], []
         for r in rows:
             try:

@@ -60,7 +60,7 @@ class StaffUserView(SecureModelView):
 
     @action("disable", _l("Disable"), _l("Disable the selected users? Their sessions end now."))
     def action_disable(self, ids):
-        users = db.session.query(StaffUser).filter(StaffUser.id.in_([int(i) for i in ids])).all()
+        users = db.session.query(StaffUser).filter(StaffUser.id.in_(self.record_ids(ids))).all()
         for user in users:
             if user.id == g.user.id:
                 flash(gettext("You cannot disable yourself."), "error")
@@ -146,7 +146,7 @@ class TaskView(SecureModelView):
 
     @action("done", _l("Mark done"), _l("Mark the selected tasks as done?"))
     def action_done(self, ids):
-        tasks = self.get_query().filter(Task.id.in_([int(i) for i in ids])).all()
+        tasks = self.get_query().filter(Task.id.in_(self.record_ids(ids))).all()
         for t in tasks:
             t.status, t.done_at, t.assigned_to_id = TaskStatus.DONE, utcnow(), g.user.id
         audit.record(db.session, action="bulk_done", entity="task",

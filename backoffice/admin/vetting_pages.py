@@ -10,6 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from backoffice import audit
 from backoffice.admin.base import SecureView, commit_or_flash
+from backoffice.admin.record_page import parse_id
 from backoffice.db import db
 from backoffice.models import SKILLS, Professional, StaffUser
 from vetting import checks, documents, reports, service, workflow
@@ -47,7 +48,7 @@ class VettingView(SecureView):
 
     @expose("/bulk", methods=("POST",))
     def bulk(self):
-        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+        ids = [n for n in map(parse_id, request.form.getlist("ids")) if n is not None]
         op = request.form.get("op")
         moved, refused = [], []
         for app in db.session.scalars(sa.select(Application).where(Application.id.in_(ids))):

@@ -3,6 +3,7 @@
 import csv
 import html
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -276,8 +277,6 @@ def test_every_bulk_action_on_a_mixed_selection_answers_with_its_list(
         app, client, session, logged_in, factories):
     """Run each bulk action of each list on every row shown, whatever their states: each one
     answers by going back to its list with what it did, never with a server error."""
-    import re
-
     from backoffice.models import ProfessionalStatus, RequestStatus, Task
 
     for status in ("active", "blocked", "erased"):
@@ -303,3 +302,30 @@ def test_every_bulk_action_on_a_mixed_selection_answers_with_its_list(
             assert client.get(resp.headers["Location"]).status_code == 200, (url, name)
             ran.append(f"{url}{name}")
     assert len(ran) >= 8, ran
+
+
+NONSENSE = {"id": "99999999999999999999", "ids": ["1", "zz", "99999999999999999999"],
+            "rowid": ["1", "99999999999999999999"], "date": "2026-02-30", "day": "-3",
+            "amount": "abc", "op": "x", "kind": "x", "outcome": "x", "at": "x", "until": "x"}
+
+
+def test_nonsense_posted_to_any_panel_form_or_action_gets_a_page(app, client, session,
+                                                                 logged_in, factories):
+    """Post an empty form, then values no form offers (a date that does not exist, ids beyond
+    any database integer, words for numbers), to every POST address of the panel, each bulk
+    action included: each answers with a page or a redirect, never a server error."""
+    factories.request(professional=factories.professional())
+    session.commit()
+    logged_in("admin")
+    token = csrf_from(client.get("/admin/client/new/").get_data(as_text=True))
+    posts = sorted(rule.rule for rule in app.url_map.iter_rules()
+                   if "POST" in rule.methods and rule.rule.startswith("/admin"))
+    answers = {}
+    for rule in posts:
+        url = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>",
+                     lambda m: {"export_type": "csv"}.get(m.group(1), "1"), rule)
+        for data in ({}, NONSENSE, {**NONSENSE, "action": "delete"}):
+            answers[(url, tuple(data))] = client.post(
+                url, data={"csrf_token": token, **data}).status_code
+    assert {key: code for key, code in answers.items() if code >= 500} == {}
+    assert len(posts) > 30

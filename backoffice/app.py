@@ -10,6 +10,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import Babel, format_date, refresh
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from backoffice import auth
 from backoffice.admin.forms import role_label
@@ -26,6 +27,14 @@ from backoffice.i18n import (
 
 csrf = CSRFProtect()
 babel = Babel()
+
+
+class RecordId(IntegerConverter):
+    """An <int:...> in a route matches only what a database integer holds: a hand-edited
+    address with a longer number is 'page not found', not a database error."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def select_locale() -> str:
@@ -45,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings = Config().as_dict()
     settings.update(config or {})
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
+    app.url_map.converters["int"] = RecordId
     app.config.update(settings)
     app.config["SQLALCHEMY_ENGINES"] = {"default": engine_options(app.config["DATABASE_URL"])}
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)

@@ -270,3 +270,21 @@ def test_hand_edited_list_addresses_answer_with_a_list(app, client, session, log
                for url in lists for query in HAND_EDITED}
     assert {key: code for key, code in answers.items() if code not in (200, 302)} == {}
     assert len(answers) > 100
+
+
+def test_hand_edited_page_addresses_answer_with_a_page(client, session, logged_in, factories):
+    """The panel's own pages, with a record number beyond any database integer or arguments
+    typed by hand, answer with a page or 'page not found', never a server error."""
+    factories.request(professional=factories.professional())
+    session.commit()
+    logged_in("admin")
+    huge = "99999999999999999999"
+    urls = [f"/admin/coverage/run/{huge}", f"/admin/coverage/request/{huge}",
+            f"/admin/vetting/application/{huge}", f"/admin/vetting/document/{huge}/download",
+            f"/admin/billing_invoice/details/?id={huge}", "/admin/coverage/what-if?from=x&to=y",
+            "/admin/vetting/?stage=nope", "/admin/vetting/funnel?weeks=abc",
+            "/admin/vetting/funnel?weeks=-1", "/admin/billing_reports/?as_of=2026-02-30",
+            "/admin/billing_reports/?format=x", "/admin/billing_calls/?page=-1"]
+    answers = {url: client.get(url).status_code for url in urls}
+    assert {url: code for url, code in answers.items() if code not in (200, 302, 400, 404)} == {}
+    assert answers[f"/admin/coverage/run/{huge}"] == 404

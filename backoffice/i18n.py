@@ -3,6 +3,7 @@ they compile into one gettext catalogue in the instance folder at start-up. A li
 `context|English<TAB>Spanish` translates a word that reads differently in one context (an
 application 'approved' is 'aprobada', a professional 'aprobado'): see in_context."""
 
+import os
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -32,7 +33,7 @@ def read_pairs(locale: str) -> dict[str, str]:
 def _write_mo(mo: Path, catalog: Catalog) -> None:
     """Write a compiled catalogue whole, so a worker starting meanwhile never reads half."""
     mo.parent.mkdir(parents=True, exist_ok=True)
-    tmp = mo.with_suffix(".tmp")
+    tmp = mo.with_suffix(f".{os.getpid()}.tmp")  # workers starting together write apart
     with tmp.open("wb") as f:
         write_mo(f, catalog)
     tmp.replace(mo)

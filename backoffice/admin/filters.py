@@ -1,10 +1,11 @@
-"""List filters on enum columns that take what the filter menu offers.
+"""List filters that take what the filter menu offers, and what a database can read.
 
 Flask-Admin offers an enum column's stored values ('confirmed') in its filter menu but reads the
 URL argument as a member *name* ('CONFIRMED'): choosing a status in the menu answered with a
 server error. These filters offer the names (the URLs the README documents), labelled in the
 reader's language, and read a name or a stored value alike; anything else is no filter, as for
-any other argument Flask-Admin cannot read.
+any other argument Flask-Admin cannot read. Integer filters likewise leave out a number no
+database integer holds.
 """
 
 from enum import Enum

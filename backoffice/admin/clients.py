@@ -100,7 +100,7 @@ class ClientView(SecureModelView):
                 fn(c)
                 done.append(c.id)
             except ValueError as exc:  # this one cannot change so; the others still do
-                refused.append(f"#{c.id}: {gettext(str(exc))}")
+                refused.append(f"#{c.id}: {exc}")
         audit.record(db.session, action=f"bulk_{name}", entity="client", changes={"ids": done})
         db.session.commit()
         flash(gettext("%(n)d clients updated.", n=len(done)), "success")

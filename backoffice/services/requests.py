@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from backoffice.models import RequestStatus, ServiceRequest
@@ -12,9 +13,8 @@ OPEN = (RequestStatus.NEW, RequestStatus.ASSIGNED, RequestStatus.CONFIRMED)
 def confirm(session: Session, *, request: ServiceRequest) -> ServiceRequest:
     """Confirm an assigned service with its professional."""
     if request.status != RequestStatus.ASSIGNED:
-        raise ValueError(
-            f"status: only an assigned service can be confirmed (it is {request.status})"
-        )
+        raise ValueError(gettext("status: only an assigned service can be confirmed (it is "
+                                 "%(status)s)", status=gettext(str(request.status))))
     request.status = RequestStatus.CONFIRMED
     session.flush()
     return request
@@ -25,9 +25,10 @@ def cancel(
 ) -> ServiceRequest:
     """Cancel a service that has not happened yet, with a reason."""
     if request.status not in OPEN:
-        raise ValueError(f"status: a {request.status} service cannot be cancelled")
+        raise ValueError(gettext("status: a %(status)s service cannot be cancelled",
+                                 status=gettext(str(request.status))))
     if not reason:
-        raise ValueError("cancellation_reason: a reason is required")
+        raise ValueError(gettext("cancellation_reason: a reason is required"))
     request.status = RequestStatus.CANCELLED
     request.cancellation_reason = reason
     session.flush()

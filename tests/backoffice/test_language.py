@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 import backoffice.models
 from backoffice.models import LANGUAGES, ROLES, SKILLS, RequestStatus, StaffUser, Task
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, post_from
 from vetting import service as vetting_service
 
 HIDDEN = re.compile(r"<script.*?</script>|<select.*?</select>|<textarea.*?</textarea>"
@@ -169,3 +169,15 @@ def test_flask_admins_own_messages_are_in_spanish(client, session, make_user, lo
                                                    "name": "", "email": "x"})
     text = resp.get_data(as_text=True)
     assert "No se pudo crear el registro." in text and "Failed to create record." not in text
+
+
+def test_a_refused_bulk_change_says_why_in_the_readers_language(client, session, make_user,
+                                                                 login, factories):
+    done = factories.request(status=RequestStatus.DONE)
+    session.commit()
+    assert login(make_user("ops_agent", locale="es")).status_code == 302
+    text = html.unescape(post_from(client, "/admin/service_request/",
+                                   "/admin/service_request/action/",
+                                   {"action": "confirm", "rowid": [done.id]}))
+    assert (f"#{done.id}: estado: solo se puede confirmar un servicio asignado (está hecho)"
+            in text)

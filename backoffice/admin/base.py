@@ -22,13 +22,19 @@ from backoffice.admin.record_page import RecordPageMixin, parse_id
 from backoffice.db import db
 
 
+def refusal(exc: Exception) -> str:
+    """Return why a service refused, in the reader's language when the catalogue knows the
+    message (services word their refusals in English, for the CLI and the jobs too)."""
+    return gettext(str(exc))
+
+
 def commit_or_flash(fn, success: str) -> bool:
     """Run a service call; commit and flash success, or roll back and flash its message."""
     try:
         fn()
     except ValueError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
+        flash(refusal(exc), "error")
         return False
     db.session.commit()
     flash(success, "success")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from assignment import service
 from assignment.models import PlanRun
 from assignment.problem import parse_plan
-from backoffice.admin.base import SecureView
+from backoffice.admin.base import SecureView, refusal
 from backoffice.admin.coverage_board import board_figures, chart
 from backoffice.db import db
 from backoffice.geo import ZONES
@@ -90,7 +90,7 @@ class CoverageView(SecureView):
             db.session.commit()
         except ValueError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            flash(refusal(exc), "error")
             return redirect(url_for(".run_page", run_id=run_id))
         c = diff.counts()
         flash(gettext("Plan #%(id)d published: %(new)d newly covered, %(moved)d moved, "
@@ -107,7 +107,7 @@ class CoverageView(SecureView):
             flash(gettext("Plan #%(id)d discarded; no booking changed.", id=run_id), "info")
         except ValueError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            flash(refusal(exc), "error")
         return redirect(url_for(".index"))
 
     @expose("/what-if")
@@ -179,7 +179,7 @@ class CoverageView(SecureView):
             flash(message, "success")
         except ValueError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
+            flash(refusal(exc), "error")
         except sa.exc.IntegrityError as exc:  # another agent committed the slot a moment ago
             flash(service.double_booking_message(db.session, exc) or str(exc.orig), "error")
             db.session.rollback()

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 
 from assignment.service import double_booking_message
 from backoffice import audit
-from backoffice.admin.base import SecureModelView
+from backoffice.admin.base import SecureModelView, refusal
 from backoffice.admin.counts import CappedCount
 from backoffice.admin.forms import choices
 from backoffice.admin.listing import label
@@ -191,7 +191,7 @@ class ServiceRequestView(SecureModelView):
                 fn(r)
                 done.append(r.id)
             except ValueError as exc:
-                refused.append(f"#{r.id}: {exc}")
+                refused.append(f"#{r.id}: {refusal(exc)}")
         audit.record(db.session, action=f"bulk_{name}", entity="service_request",
                      changes={"ids": done})
         db.session.commit()

@@ -9,7 +9,7 @@ from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from backoffice import audit
-from backoffice.admin.base import SecureView, commit_or_flash
+from backoffice.admin.base import SecureView, commit_or_flash, refusal
 from backoffice.admin.record_page import parse_id
 from backoffice.db import db
 from backoffice.models import SKILLS, Professional, StaffUser
@@ -64,7 +64,7 @@ class VettingView(SecureView):
                                         note=request.form.get("note") or None)
                 moved.append(app.id)
             except ValueError as exc:
-                refused.append(f"#{app.id}: {exc}")
+                refused.append(f"#{app.id}: {refusal(exc)}")
         audit.record(db.session, action=f"bulk_{op}", entity="vetting_application",
                      changes={"moved": moved, "refused": [r.split(":")[0] for r in refused]})
         db.session.commit()
@@ -85,7 +85,7 @@ class VettingView(SecureView):
                                             language=f.get("language") or "es")
             except ValueError as exc:
                 db.session.rollback()
-                flash(str(exc), "error")
+                flash(refusal(exc), "error")
             else:
                 db.session.commit()
                 flash(gettext("Application opened."), "success")

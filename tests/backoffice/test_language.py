@@ -80,8 +80,8 @@ def test_the_user_menu_names_the_roles(client, session, make_user, login):
     assert "(Operations agent, Finance)" in client.get("/admin/").get_data(as_text=True)
 
 
-def _team_messages() -> set[str]:
-    """Return every literal message the code stores for a team through for_team."""
+def _literal_messages(callee: str) -> set[str]:
+    """Return every literal message the code passes first to callee (a function's name)."""
     import ast
     from pathlib import Path
 
@@ -90,10 +90,27 @@ def _team_messages() -> set[str]:
     for package in ("backoffice", "vetting", "billing", "assignment"):
         for path in (root / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "for_team"
+                if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == callee
                         and node.args and isinstance(node.args[0], ast.Constant)):
                     found.add(node.args[0].value)
     return found
+
+
+def _team_messages() -> set[str]:
+    """Return every literal message the code stores for a team through for_team."""
+    return _literal_messages("for_team")
+
+
+def test_every_fixed_refusal_of_a_service_has_its_spanish(app):
+    """Services word their refusals in English (the CLI and the jobs read them too); the
+    panel shows each fixed one in the reader's language (refusal)."""
+    from backoffice.i18n import read_pairs
+
+    internal = {"rows: write_many returns ids for one row per invoice only"}
+    messages = {m for m in _literal_messages("ValueError") if ": " in m} - internal
+    assert len(messages) >= 30
+    spanish = read_pairs("es")
+    assert sorted(m for m in messages if m not in spanish) == []
 
 
 def test_every_message_stored_for_a_team_has_its_spanish(app):
@@ -181,3 +198,11 @@ def test_a_refused_bulk_change_says_why_in_the_readers_language(client, session,
                                    {"action": "confirm", "rowid": [done.id]}))
     assert (f"#{done.id}: estado: solo se puede confirmar un servicio asignado (está hecho)"
             in text)
+
+
+def test_a_service_refusal_reaches_the_reader_in_their_language(client, session, make_user,
+                                                                login):
+    assert login(make_user("vetting", locale="es")).status_code == 302
+    text = html.unescape(post_from(client, "/admin/vetting/new", "/admin/vetting/new",
+                                   {"name": "", "skills": ["cleaning"]}))
+    assert "nombre: obligatorio" in text and "name: required" not in text

@@ -107,3 +107,38 @@ def in_context(context: str, message: str) -> str:
 
     translated = pgettext(context, message)
     return gettext(message) if translated == message else translated
+
+
+class Code(str):
+    """A stored code given to a Refusal (a skill): named in the reader's language when shown."""
+
+
+class Refusal(ValueError):
+    """A service's refusal: worded in English, the values kept apart from the wording, so the
+    panel can show it in the reader's language (see refusal_text) while the CLI and the jobs
+    read it as it is. The message starts with the field it is about: 'status: ...'."""
+
+    def __init__(self, message: str, **params):
+        self.message, self.params = message, params
+        super().__init__(message % {k: _stored(v) for k, v in params.items()} if params
+                         else message)
+
+
+def _stored(value):
+    import enum
+
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def refusal_text(exc: Exception) -> str:
+    """Return why a service refused, in the reader's language when the catalogue knows the
+    message; codes among its values (a status, a stage, a skill) are named too."""
+    import enum
+
+    from flask_babel import gettext
+
+    if not isinstance(exc, Refusal):
+        return gettext(str(exc))
+    params = {k: gettext(v.value) if isinstance(v, enum.Enum) else
+              gettext(v) if isinstance(v, Code) else v for k, v in exc.params.items()}
+    return gettext(exc.message, **params) if params else gettext(exc.message)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.db import utcnow
-from backoffice.i18n import for_team
+from backoffice.i18n import Refusal, for_team
 from backoffice.models import Client, ClientStatus, StaffUser, Task, TaskStatus
 from backoffice.services import clients as client_service
 from billing.bulk import write_many
@@ -205,7 +205,7 @@ def pause(session: Session, *, invoice: Invoice, kind: str, reason: str,
     if kind == "promise" and until is None:
         raise ValueError("until: a promise to pay needs the date promised")
     if invoice.status not in (*CHASEABLE, InvoiceStatus.PAUSED):
-        raise ValueError(f"status: a {invoice.status.value} invoice cannot be paused")
+        raise Refusal("status: a %(status)s invoice cannot be paused", status=invoice.status)
     invoice.status = InvoiceStatus.PAUSED
     invoice.paused_until = until
     invoice.pause_reason = f"{kind}: {reason.strip()}"[:255]
@@ -246,7 +246,8 @@ def propose_write_off(session: Session, *, invoice: Invoice, user: StaffUser,
     if not user.has_role("finance", "admin"):
         raise ValueError("user: only finance may propose a write-off")
     if invoice.status not in OPEN_STATES or invoice.due_cents == 0:
-        raise ValueError(f"status: a {invoice.status.value} invoice has nothing to write off")
+        raise Refusal("status: a %(status)s invoice has nothing to write off",
+                      status=invoice.status)
     if not reason or not reason.strip():
         raise ValueError("reason: say why the debt is written off")
     if session.scalar(sa.select(WriteOff.id).where(WriteOff.invoice_id == invoice.id)):

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.db import utcnow
+from backoffice.i18n import Refusal
 from backoffice.models import StaffUser
 from vetting.models import Application, Check, CheckKind, CheckStatus, Reference
 
@@ -82,8 +83,8 @@ def record_check(session: Session, *, application: Application, kind: CheckKind 
     check = get_check(application, kind)
     if status != CheckStatus.PENDING:
         if kind == CheckKind.REFERENCES and len(contacted_references(application)) < MIN_REFERENCES:
-            raise ValueError(f"references: at least {MIN_REFERENCES} references must be contacted "
-                             "and recorded before the check has a result")
+            raise Refusal("references: at least %(n)d references must be contacted and "
+                          "recorded before the check has a result", n=MIN_REFERENCES)
         if kind == CheckKind.BACKGROUND and not (external_ref or check.external_ref):
             raise ValueError("external_ref: give the criminal record certificate number")
         if status == CheckStatus.CONSIDER and not notes:

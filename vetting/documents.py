@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice.i18n import Refusal
 from vetting.models import Document, DocumentStatus
 
 DOC_TYPES = {
@@ -90,14 +91,14 @@ def sanitise_name(name: str | None) -> str:
 def check_upload(data: bytes, *, field: str, max_bytes: int) -> tuple[str, str]:
     """Refuse empty, too large or not PDF/JPEG/PNG content; return (content type, extension)."""
     if not data:
-        raise ValueError(f"{field}: the file is empty")
+        raise Refusal("%(field)s: the file is empty", field=field)
     if len(data) > max_bytes:
-        raise ValueError(f"{field}: the file is {len(data) / 1048576:.1f} MB; the limit is "
-                         f"{max_bytes / 1048576:.0f} MB")
+        raise Refusal("%(field)s: the file is %(size).1f MB; the limit is %(limit).0f MB",
+                      field=field, size=len(data) / 1048576, limit=max_bytes / 1048576)
     kind = sniff(data)
     if kind is None:
-        raise ValueError(f"{field}: only PDF, JPEG or PNG files are accepted (checked by content, "
-                         "not by the name)")
+        raise Refusal("%(field)s: only PDF, JPEG or PNG files are accepted (checked by "
+                      "content, not by the name)", field=field)
     return kind
 
 

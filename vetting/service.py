@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.db import utcnow
-from backoffice.i18n import for_team
+from backoffice.i18n import Refusal, for_team
 from backoffice.models import SKILLS, Professional, ProfessionalStatus, StaffUser, Task
 from vetting import documents
 from vetting.compliance import on_professional_suspended
@@ -123,7 +123,7 @@ def record_interview(session: Session, *, interview: Interview, outcome: str,
         value = scores.get(key)
         if outcome != "no_show":
             if value is None or not 1 <= int(value) <= 5:
-                raise ValueError(f"{key}: score from 1 to 5")
+                raise Refusal("%(field)s: score from 1 to 5", field=key)
             card[key] = int(value)
     interview.scorecard, interview.outcome, interview.notes = card or None, outcome, notes
     interview.recorded_by_label = user.email if user else audit.current_actor().label

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit, mail
 from backoffice.db import utcnow
+from backoffice.i18n import Refusal
 from backoffice.models import ProfessionalStatus, StaffUser
 from backoffice.services import professionals as professional_service
 from vetting import checks as check_rules
@@ -93,8 +94,8 @@ def transition(session: Session, *, application: Application, to: Stage | str,
         raise ValueError(f"stage: unknown stage {to!r}") from None
     if not is_legal(current, to):
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "none (final)"
-        raise ValueError(f"stage: an application in {current.value} cannot move to {to.value}; "
-                         f"allowed: {allowed}")
+        raise Refusal("stage: an application in %(current)s cannot move to %(to)s; "
+                      "allowed: %(allowed)s", current=current, to=to, allowed=allowed)
     problems = _blockers(session, app, to, user=user, reason=reason, note=note, now=now)
     if problems:
         raise ValueError("; ".join(problems))

@@ -16,6 +16,7 @@ from assignment.service.rows import (
     booking,
 )
 from backoffice import audit
+from backoffice.i18n import Code, Refusal
 from backoffice.models import Professional, ProfessionalStatus, RequestStatus, ServiceRequest
 from backoffice.services.professionals import shifts_on
 
@@ -137,23 +138,29 @@ def double_booking_message(session: Session, exc: BaseException, *,
 def _check_fit(session: Session, *, row: ServiceRequest, pro: Professional,
                start_at: datetime) -> None:
     if row.status not in PLANNED:
-        raise ValueError(f"status: a {row.status} service cannot be rebooked")
+        raise Refusal("status: a %(status)s service cannot be rebooked",
+                      status=RequestStatus(row.status))
     if pro.status != ProfessionalStatus.APPROVED:
-        raise ValueError(f"professional: {pro.name} is {pro.status}, not approved")
+        raise Refusal("professional: %(name)s is %(status)s, not approved", name=pro.name,
+                      status=ProfessionalStatus(pro.status))
     if row.skill not in pro.skill_list:
-        raise ValueError(f"professional: {pro.name} does not do {row.skill}")
+        raise Refusal("professional: %(name)s does not do %(skill)s", name=pro.name,
+                      skill=Code(row.skill))
     if row.client_id in {c.id for c in pro.excluded_clients}:
-        raise ValueError(f"professional: {pro.name} does not work for this client")
+        raise Refusal("professional: %(name)s does not work for this client", name=pro.name)
     if start_at.date() != row.service_date or not (
             row.window_start <= start_at.time() <= row.window_end):
-        raise ValueError(f"start_at: the client's window is {row.window_start:%H:%M}–"
-                         f"{row.window_end:%H:%M} on {row.service_date:%d/%m}")
+        raise Refusal("start_at: the client's window is %(start)s–%(end)s on %(day)s",
+                      start=f"{row.window_start:%H:%M}", end=f"{row.window_end:%H:%M}",
+                      day=f"{row.service_date:%d/%m}")
     end_at = start_at + timedelta(minutes=row.duration_min)
     shifts = shifts_on(pro, row.service_date)
     if not any(s0 <= start_at and end_at <= s1 for s0, s1 in shifts):
         hours = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in shifts) or "no hours (day off)"
-        raise ValueError(f"start_at: {pro.name} works {hours} on {row.service_date:%d/%m}; "
-                         f"the service would run {start_at:%H:%M}–{end_at:%H:%M}")
+        raise Refusal("start_at: %(name)s works %(hours)s on %(day)s; the service would run "
+                      "%(start)s–%(end)s", name=pro.name, hours=hours,
+                      day=f"{row.service_date:%d/%m}", start=f"{start_at:%H:%M}",
+                      end=f"{end_at:%H:%M}")
     clash = conflict(session, professional_id=pro.id, start_at=start_at, end_at=end_at,
                      exclude_id=row.id)
     if clash:
@@ -186,7 +193,8 @@ def keep(session: Session, *, request: ServiceRequest) -> ServiceRequest:
 def unassign(session: Session, *, request: ServiceRequest) -> ServiceRequest:
     """Release a service's professional; it goes back to the services to cover."""
     if request.status not in PLANNED:
-        raise ValueError(f"status: a {request.status} service cannot be unassigned")
+        raise Refusal("status: a %(status)s service cannot be unassigned",
+                      status=RequestStatus(request.status))
     apply_bookings(session, {request.id: (request, None, False)})
     _audit_booking(session, "unassign", request)
     return request
@@ -205,11 +213,13 @@ def swap(session: Session, *, first: ServiceRequest, second: ServiceRequest) -> 
     for row, (pro_id, start_at), _ in targets.values():
         pro = pros[pro_id]
         if row.skill not in pro.skill_list or row.client_id in {c.id for c in pro.excluded_clients}:
-            raise ValueError(f"professional: {pro.name} cannot take request #{row.id}")
+            raise Refusal("professional: %(name)s cannot take request #%(id)d", name=pro.name,
+                          id=row.id)
         end_at = start_at + timedelta(minutes=row.duration_min)
         if not any(s0 <= start_at and end_at <= s1 for s0, s1 in shifts_on(pro, row.service_date)):
-            raise ValueError(f"start_at: {pro.name} does not work {start_at:%H:%M}–{end_at:%H:%M}"
-                             f" on {row.service_date:%d/%m} (request #{row.id})")
+            raise Refusal("start_at: %(name)s does not work %(start)s–%(end)s on %(day)s "
+                          "(request #%(id)d)", name=pro.name, start=f"{start_at:%H:%M}",
+                          end=f"{end_at:%H:%M}", day=f"{row.service_date:%d/%m}", id=row.id)
     apply_bookings(session, targets)
     audit.record(session, action="swap", entity="service_request", entity_id=first.id,
                  changes={"with": second.id})

@@ -29,6 +29,7 @@ from assignment.service.rows import (
 from assignment.service.worked import without_blocks
 from backoffice import audit
 from backoffice.db import utcnow
+from backoffice.i18n import Refusal
 
 
 def run_plan(
@@ -63,7 +64,8 @@ def publish(session: Session, *, run: PlanRun, now: datetime | None = None) -> D
         session.execute(sa.select(PlanRun.id).where(PlanRun.id == run.id).with_for_update())
         session.refresh(run)
     if run.status != RunStatus.DRAFT:
-        raise ValueError(f"status: run #{run.id} is {run.status}, only a draft can be published")
+        raise Refusal("status: run #%(id)d is %(status)s, only a draft can be published",
+                      id=run.id, status=RunStatus(run.status))
     plan = parse_plan(run.plan)
     diff = compare(session, plan=plan)
     stale = []
@@ -74,8 +76,8 @@ def publish(session: Session, *, run: PlanRun, now: datetime | None = None) -> D
             stale.append(ch.request.id)
     if stale:
         shown = ", ".join(f"#{i}" for i in stale[:5])
-        raise ValueError(f"plan: {len(stale)} services changed since this plan was computed "
-                         f"({shown}); run a new plan")
+        raise Refusal("plan: %(n)d services changed since this plan was computed "
+                      "(%(shown)s); run a new plan", n=len(stale), shown=shown)
     # a pin survives a new start time with its professional, not a new professional
     apply_bookings(session, {ch.request.id: (ch.request, ch.after, bool(
         ch.request.pinned and ch.before and ch.after and ch.before[0] == ch.after[0]))
@@ -93,7 +95,8 @@ def publish(session: Session, *, run: PlanRun, now: datetime | None = None) -> D
 def discard(session: Session, *, run: PlanRun) -> PlanRun:
     """Set a draft run aside without touching any booking."""
     if run.status != RunStatus.DRAFT:
-        raise ValueError(f"status: run #{run.id} is {run.status}, only a draft can be discarded")
+        raise Refusal("status: run #%(id)d is %(status)s, only a draft can be discarded",
+                      id=run.id, status=RunStatus(run.status))
     run.status = RunStatus.DISCARDED
     run.decided_at, run.decided_by = utcnow(), audit.current_actor().label
     session.flush()

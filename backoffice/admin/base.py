@@ -20,12 +20,7 @@ from backoffice.admin.list_page import ListPageMixin
 from backoffice.admin.listing import FastListMixin
 from backoffice.admin.record_page import RecordPageMixin, parse_id
 from backoffice.db import db
-
-
-def refusal(exc: Exception) -> str:
-    """Return why a service refused, in the reader's language when the catalogue knows the
-    message (services word their refusals in English, for the CLI and the jobs too)."""
-    return gettext(str(exc))
+from backoffice.i18n import refusal_text as refusal
 
 
 def commit_or_flash(fn, success: str) -> bool:

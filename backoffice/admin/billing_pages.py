@@ -9,20 +9,12 @@ from flask_babel import gettext
 
 from backoffice import audit
 from backoffice.admin.base import SecureView, commit_or_flash
+from backoffice.admin.validators import form_date
 from backoffice.db import db, utcnow
 from backoffice.models import StaffUser, Task, TaskStatus
 from billing import refunds, reports, service
 from billing.actions import money
 from billing.models import Invoice, InvoiceStatus, WriteOff
-
-
-def _date(value: str | None, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{field}: use the format YYYY-MM-DD") from None
 
 
 def _cents(value: str | None) -> int:
@@ -64,7 +56,7 @@ class InvoicePageMixin:
         def run():
             if op == "pause":
                 service.pause(db.session, invoice=inv, kind=form.get("kind", ""),
-                              reason=form.get("reason", ""), until=_date(form.get("until"),
+                              reason=form.get("reason", ""), until=form_date(form.get("until"),
                                                                         "until"))
             elif op == "resume":
                 service.resume(db.session, invoice=inv, note=f"resumed by {g.user.email}")
@@ -72,7 +64,7 @@ class InvoicePageMixin:
                 service.record_payment(
                     db.session, invoice=inv, amount_cents=_cents(form.get("amount")),
                     method="bank_transfer", reference=form.get("reference") or None,
-                    received_on=_date(form.get("received_on"), "received_on") or today,
+                    received_on=form_date(form.get("received_on"), "received_on") or today,
                     entered_by=g.user)
             elif op == "refund":
                 refunds.record_refund(
@@ -98,7 +90,7 @@ class ReportView(SecureView):
 
     def _as_of(self) -> date:
         try:
-            return _date(request.args.get("as_of"), "as_of") or date.today()
+            return form_date(request.args.get("as_of"), "as_of") or date.today()
         except ValueError:
             return date.today()
 
@@ -152,7 +144,7 @@ class CallListView(SecureView):
         def run():
             if result in ("promise", "dispute"):
                 service.pause(db.session, invoice=inv, kind=result, reason=note or result,
-                              until=_date(request.form.get("until"), "until"))
+                              until=form_date(request.form.get("until"), "until"))
             elif result not in ("no_answer", "paid_claimed"):
                 raise ValueError("result: choose an outcome")
             service.log(db.session, inv, "call", detail=f"{g.user.email}: {result} {note}")

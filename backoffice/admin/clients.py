@@ -9,7 +9,7 @@ from wtforms import FloatField
 from wtforms.validators import DataRequired
 
 from backoffice import audit
-from backoffice.admin.base import SecureModelView
+from backoffice.admin.base import SecureModelView, refusal
 from backoffice.admin.forms import language_choices
 from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
@@ -100,7 +100,7 @@ class ClientView(SecureModelView):
                 fn(c)
                 done.append(c.id)
             except ValueError as exc:  # this one cannot change so; the others still do
-                refused.append(f"#{c.id}: {exc}")
+                refused.append(f"#{c.id}: {refusal(exc)}")
         audit.record(db.session, action=f"bulk_{name}", entity="client", changes={"ids": done})
         db.session.commit()
         flash(gettext("%(n)d clients updated.", n=len(done)), "success")

@@ -1,9 +1,12 @@
 """Field validators shared by the panel's forms: each error names its field in the form."""
 
 import re
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import Email, NumberRange, Optional, ValidationError
+
+from backoffice.i18n import Refusal
 
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 
@@ -50,3 +53,13 @@ def not_before(other: str, message):
             raise ValidationError(str(message))
 
     return check
+
+
+def form_date(value: str | None, field: str) -> date | None:
+    """Return a form's date (YYYY-MM-DD, as a date input sends it), None when left empty."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Refusal("%(field)s: use the format YYYY-MM-DD", field=field) from None

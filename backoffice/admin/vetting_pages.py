@@ -11,19 +11,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from backoffice import audit
 from backoffice.admin.base import SecureView, commit_or_flash, refusal
 from backoffice.admin.record_page import parse_id
+from backoffice.admin.validators import form_date
 from backoffice.db import db
 from backoffice.models import SKILLS, Professional, StaffUser
 from vetting import checks, documents, reports, service, workflow
 from vetting.models import Application, CheckKind, CheckStatus, Document, Interview, Stage
-
-
-def _date(value: str | None, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{field}: use the format YYYY-MM-DD") from None
 
 
 class VettingView(SecureView):
@@ -142,8 +134,8 @@ class VettingView(SecureView):
                 data=file.read(limit + 1), filename=file.filename,
                 upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=limit,
                 number=request.form.get("number") or None,
-                issued_on=_date(request.form.get("issued_on"), "issued_on"),
-                expires_on=_date(request.form.get("expires_on"), "expires_on"), user=g.user)
+                issued_on=form_date(request.form.get("issued_on"), "issued_on"),
+                expires_on=form_date(request.form.get("expires_on"), "expires_on"), user=g.user)
 
         commit_or_flash(run, gettext("Document uploaded; it waits for review."))
         return redirect(url_for(".application", app_id=app_id))

@@ -1,15 +1,15 @@
 """Client operations that are more than a field edit."""
 
-from flask_babel import gettext
 from sqlalchemy.orm import Session
 
+from backoffice.i18n import Refusal
 from backoffice.models import Client, ClientStatus
 
 
 def set_status(session: Session, *, client: Client, status: ClientStatus) -> Client:
     """Set a client's status; an erased client stays erased."""
     if client.status == ClientStatus.ERASED and status != ClientStatus.ERASED:
-        raise ValueError(gettext("status: an erased client cannot be reactivated"))
+        raise Refusal("status: an erased client cannot be reactivated")
     client.status = status
     session.flush()
     return client

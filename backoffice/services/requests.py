@@ -2,9 +2,9 @@
 
 from datetime import datetime
 
-from flask_babel import gettext
 from sqlalchemy.orm import Session
 
+from backoffice.i18n import Refusal
 from backoffice.models import RequestStatus, ServiceRequest
 
 OPEN = (RequestStatus.NEW, RequestStatus.ASSIGNED, RequestStatus.CONFIRMED)
@@ -13,8 +13,8 @@ OPEN = (RequestStatus.NEW, RequestStatus.ASSIGNED, RequestStatus.CONFIRMED)
 def confirm(session: Session, *, request: ServiceRequest) -> ServiceRequest:
     """Confirm an assigned service with its professional."""
     if request.status != RequestStatus.ASSIGNED:
-        raise ValueError(gettext("status: only an assigned service can be confirmed (it is "
-                                 "%(status)s)", status=gettext(str(request.status))))
+        raise Refusal("status: only an assigned service can be confirmed (it is %(status)s)",
+                      status=RequestStatus(request.status))
     request.status = RequestStatus.CONFIRMED
     session.flush()
     return request
@@ -25,10 +25,10 @@ def cancel(
 ) -> ServiceRequest:
     """Cancel a service that has not happened yet, with a reason."""
     if request.status not in OPEN:
-        raise ValueError(gettext("status: a %(status)s service cannot be cancelled",
-                                 status=gettext(str(request.status))))
+        raise Refusal("status: a %(status)s service cannot be cancelled",
+                      status=RequestStatus(request.status))
     if not reason:
-        raise ValueError(gettext("cancellation_reason: a reason is required"))
+        raise Refusal("cancellation_reason: a reason is required")
     request.status = RequestStatus.CANCELLED
     request.cancellation_reason = reason
     session.flush()

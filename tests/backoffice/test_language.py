@@ -107,7 +107,8 @@ def test_every_fixed_refusal_of_a_service_has_its_spanish(app):
     from backoffice.i18n import read_pairs
 
     internal = {"rows: write_many returns ids for one row per invoice only"}
-    messages = {m for m in _literal_messages("ValueError") if ": " in m} - internal
+    messages = {m for m in _literal_messages("ValueError") | _literal_messages("Refusal")
+                if ": " in m} - internal
     assert len(messages) >= 30
     spanish = read_pairs("es")
     assert sorted(m for m in messages if m not in spanish) == []
@@ -206,3 +207,23 @@ def test_a_service_refusal_reaches_the_reader_in_their_language(client, session,
     text = html.unescape(post_from(client, "/admin/vetting/new", "/admin/vetting/new",
                                    {"name": "", "skills": ["cleaning"]}))
     assert "nombre: obligatorio" in text and "name: required" not in text
+
+
+def test_a_refusal_keeps_its_english_and_reads_in_spanish_with_its_values(app):
+    """The CLI and the jobs read a refusal in English; the panel words it, and names the codes
+    among its values, in the reader's language."""
+    from flask_babel import force_locale
+
+    from backoffice.i18n import Code, Refusal, refusal_text
+    from backoffice.models import ProfessionalStatus
+
+    skill = Refusal("professional: %(name)s does not do %(skill)s", name="Ana",
+                    skill=Code("ironing"))
+    status = Refusal("professional: %(name)s is %(status)s, not approved", name="Ana",
+                     status=ProfessionalStatus.SUSPENDED)
+    assert (str(skill), str(status)) == ("professional: Ana does not do ironing",
+                                         "professional: Ana is suspended, not approved")
+    with app.test_request_context(), force_locale("es"):
+        assert refusal_text(skill) == "profesional: Ana no hace plancha"
+        assert refusal_text(status) == "profesional: Ana está suspendido, no aprobado"
+        assert refusal_text(ValueError("name: required")) == "nombre: obligatorio"

@@ -1,11 +1,14 @@
-"""Staff login with server-side sessions, roles, idle timeout and rate-limited failures."""
+"""Staff login with server-side sessions, roles, idle timeout and rate-limited failures.
 
+The second factor's pages are in auth_2fa, its rules in totp, the failure limits in
+auth_throttle."""
+
+import functools
 import hashlib
 import logging
 import secrets
 from datetime import timedelta
 from functools import wraps
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -25,18 +28,25 @@ from flask import (
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, Field, PasswordField
 from wtforms.validators import DataRequired
 
-from backoffice import audit
+from backoffice import audit, totp
+from backoffice import auth_throttle as throttle
 from backoffice.db import db, utcnow
 from backoffice.models import ROLES, LoginAttempt, StaffSession, StaffUser
+from backoffice.redirects import safe_referrer, safe_target
 
 log = logging.getLogger("backoffice.auth")
 bp = Blueprint("auth", __name__)
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so timing does not reveal which emails exist.
-_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Return a hash to verify against when the email is unknown, so timing does not reveal
+    which emails exist; made on first use, not at import (it costs a fifth of a second)."""
+    return _hasher.hash("not-a-password")
 
 
 def hash_password(password: str) -> str:
@@ -53,9 +63,10 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def create_user(
-    session: Session, *, email: str, name: str, password: str, roles: list[str], locale="es"
+    session: Session, *, email: str, name: str, password: str, roles: list[str], locale="es",
+    mfa_exempt: bool = False,
 ) -> StaffUser:
-    """Create a staff user with the given roles."""
+    """Create a staff user with the given roles; mfa_exempt is for the CLI and seeds only."""
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(
@@ -69,6 +80,7 @@ def create_user(
         password_hash=hash_password(password),
         roles=",".join(r for r in ROLES if r in roles),
         locale=locale,
+        mfa_exempt=mfa_exempt,
     )
     session.add(user)
     session.flush()
@@ -87,22 +99,6 @@ def revoke_sessions(session: Session, *, user_id: int) -> int:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _recent_failures(s: Session, email: str) -> int:
-    since = utcnow() - timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-    last_success = s.scalar(
-        sa.select(sa.func.max(LoginAttempt.at)).where(
-            LoginAttempt.email == email, LoginAttempt.success.is_(True)
-        )
-    )
-    if last_success and last_success > since:
-        since = last_success
-    return s.scalar(
-        sa.select(sa.func.count()).where(
-            LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at > since
-        )
-    )
 
 
 class CurrentUser:
@@ -133,7 +129,8 @@ _session_t, _user_t = StaffSession.__table__, StaffUser.__table__
 _SESSION_AND_USER = (
     sa.select(_session_t.c.id, _session_t.c.last_seen_at, _session_t.c.revoked_at,
               _user_t.c.id.label("user_id"), _user_t.c.email, _user_t.c.name, _user_t.c.roles,
-              _user_t.c.locale, _user_t.c.active)
+              _user_t.c.locale, _user_t.c.active, _user_t.c.mfa_exempt,
+              _user_t.c.totp_enrolled_at)
     .select_from(_session_t.outerjoin(_user_t, _user_t.c.id == _session_t.c.user_id))
     .where(_session_t.c.token_hash == sa.bindparam("token_hash"))
 )
@@ -168,11 +165,27 @@ def load_user() -> None:
         if row.user_id is not None and row.active:
             g.session_expired = True
         return
+    user = CurrentUser(row.user_id, row.email, row.name, row.roles, row.locale)
+    if row.totp_enrolled_at is None and mfa_required(user.role_set, exempt=row.mfa_exempt):
+        # A session opened before the user's role needed a second factor, or before their
+        # factor was reset: it ends, and the next login leads through enrolment.
+        s.execute(_REVOKE_SESSION, {"session_id": row.id, "now": now})
+        s.commit()
+        session.clear()
+        flash(_("Your role needs a second factor. Log in to set it up."), "info")
+        return
     if now - row.last_seen_at > timedelta(seconds=60):
         s.execute(_TOUCH_SESSION, {"session_id": row.id, "now": now})
         s.commit()
-    g.user = CurrentUser(row.user_id, row.email, row.name, row.roles, row.locale)
+    g.user = user
     audit.set_actor(audit.Actor(row.user_id, row.email))
+
+
+def mfa_required(roles: set[str] | frozenset[str], *, exempt: bool) -> bool:
+    """Tell whether a user with these roles must pass a second factor in this app."""
+    return totp.required(roles=roles, exempt=exempt,
+                         required_roles=current_app.config.get("MFA_REQUIRED_ROLES",
+                                                               "admin,finance"))
 
 
 class LoginForm(FlaskForm):
@@ -180,55 +193,85 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-def _safe_next(target: str | None) -> str:
-    if target and not urlsplit(target).netloc and target.startswith("/"):
-        return target
-    return url_for("admin.index")
+def safe_next(target: str | None) -> str:
+    """Return target if it is a path on this site, else the panel's home."""
+    return safe_target(target) or url_for("admin.index")
+
+
+def start_session(s: Session, *, user: StaffUser, ip: str | None, step: str) -> None:
+    """Log user in: record the success, open a server-side session and set its cookie."""
+    token = secrets.token_urlsafe(32)
+    s.add(LoginAttempt(email=user.email, ip=ip, success=True, step=step))
+    s.add(StaffSession(token_hash=_token_hash(token), user_id=user.id, ip=ip,
+                       user_agent=(request.user_agent.string or "")[:255]))
+    actor = audit.Actor(user.id, user.email)
+    with audit.acting_as(actor):  # the last login written is the user's own change
+        user.last_login_at = utcnow()
+        audit.record(s, action="login", entity="staff_user", entity_id=user.id, actor=actor)
+        s.commit()
+    session.clear()  # whatever the browser held before (a pending second step) ends here
+    session["sid"] = token
+    session.permanent = True
+
+
+def locked_page(form: FlaskForm, field: Field, *, reason: str,
+                template: str = "auth/login.html", **context) -> tuple[str, int]:
+    """Render the 429 page of a refused attempt, in the reader's language."""
+    minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+    if reason == "address":
+        message = _("Too many failed attempts from your network. Try again in %(minutes)d "
+                    "minutes.", minutes=minutes)
+    else:
+        message = _("Too many failed attempts. Try again in %(minutes)d minutes.",
+                    minutes=minutes)
+    field.errors.append(message)
+    return render_template(template, form=form, **context), 429
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Show the login form and open a session on valid credentials."""
+    """Show the login form; on valid credentials open a session or ask for the second factor."""
     form = LoginForm()
     if getattr(g, "session_expired", False):
         flash(_("Your session expired after a period of inactivity. Please log in again."), "info")
-    if form.validate_on_submit():
-        s = db.session
-        email = form.email.data.strip().lower()
-        ip = request.remote_addr
-        if _recent_failures(s, email) >= current_app.config["LOGIN_MAX_FAILURES"]:
-            s.add(LoginAttempt(email=email, ip=ip, success=False))
-            audit.record(s, action="login_locked", entity="staff_user", entity_id=None,
-                         note=email, actor=audit.Actor(None, f"anonymous@{ip}"))
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    s = db.session
+    email = form.email.data.strip().lower()
+    ip = request.remote_addr
+    limits = throttle.Limits.from_config(current_app.config)
+    if throttle.address_locked(s, ip=ip, limits=limits):
+        throttle.record_refusal(s, email=email, ip=ip, reason="address")
+        s.commit()
+        return locked_page(form, form.password, reason="address")
+    locked = throttle.email_locked(s, email=email, limits=limits)
+    if locked and throttle.address_failures(s, ip=ip, limits=limits):
+        # The lock holds for an address that has itself failed: checked before the password,
+        # so a guessing address learns nothing from it.
+        throttle.record_refusal(s, email=email, ip=ip, reason="email")
+        s.commit()
+        return locked_page(form, form.password, reason="email")
+    user = s.scalar(sa.select(StaffUser).where(StaffUser.email == email))
+    ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
+    if not ok or not user.active:
+        if locked:
+            throttle.record_refusal(s, email=email, ip=ip, reason="email")
             s.commit()
-            log.warning("login refused: too many failures for %s from %s", email, ip)
-            minutes = current_app.config["LOGIN_LOCK_MINUTES"]
-            form.password.errors.append(
-                _("Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes)
-            )
-            return render_template("auth/login.html", form=form), 429
-        user = s.scalar(sa.select(StaffUser).where(StaffUser.email == email))
-        ok = verify_password(user.password_hash if user else _DUMMY_HASH, form.password.data)
-        if not ok or not user.active:
-            s.add(LoginAttempt(email=email, ip=ip, success=False))
-            s.commit()
-            log.warning("failed login for %s from %s", email, ip)
-            form.password.errors.append(_("Wrong email or password."))
-            return render_template("auth/login.html", form=form), 401
-        token = secrets.token_urlsafe(32)
-        s.add(LoginAttempt(email=email, ip=ip, success=True))
-        s.add(StaffSession(token_hash=_token_hash(token), user_id=user.id, ip=ip,
-                           user_agent=(request.user_agent.string or "")[:255]))
-        actor = audit.Actor(user.id, user.email)
-        with audit.acting_as(actor):  # the last login written is the user's own change
-            user.last_login_at = utcnow()
-            audit.record(s, action="login", entity="staff_user", entity_id=user.id, actor=actor)
-            s.commit()
-        session.clear()
-        session["sid"] = token
-        session.permanent = True
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", form=form)
+            return locked_page(form, form.password, reason="email")
+        throttle.record_failure(s, email=email, ip=ip)
+        s.commit()
+        log.warning("failed login for %s from %s", email, ip)
+        form.password.errors.append(_("Wrong email or password."))
+        return render_template("auth/login.html", form=form), 401
+    # The password is right: even a locked email passes here from a clean address, since that
+    # is its owner rather than the stranger who locked it.
+    next_url = safe_next(request.args.get("next"))
+    if totp.factor(s, user_id=user.id).enrolled:
+        return auth_2fa.begin(user, enrol=False, next_url=next_url)
+    if mfa_required(user.role_set, exempt=user.mfa_exempt):
+        return auth_2fa.begin(user, enrol=True, next_url=next_url)
+    start_session(s, user=user, ip=ip, step=throttle.PASSWORD)
+    return redirect(next_url)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -256,7 +299,7 @@ def set_locale(code: str):
         abort(400)
     db.session.get(StaffUser, g.user.id).locale = code
     db.session.commit()
-    return redirect(_safe_next(request.referrer and urlsplit(request.referrer).path))
+    return redirect(safe_referrer() or url_for("admin.index"))
 
 
 def roles_required(*roles: str):
@@ -274,3 +317,7 @@ def roles_required(*roles: str):
         return wrapped
 
     return decorator
+
+
+# Last: auth_2fa adds its pages to bp and reads the helpers above.
+from backoffice import auth_2fa  # noqa: E402

@@ -21,6 +21,10 @@ class Config:
         self.SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
         self.LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
         self.LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+        self.LOGIN_MAX_FAILURES_PER_ADDRESS = int(
+            os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "20"))
+        self.MFA_REQUIRED_ROLES = os.environ.get("MFA_REQUIRED_ROLES", "admin,finance")
+        self.MFA_PENDING_MINUTES = int(os.environ.get("MFA_PENDING_MINUTES", "5"))
         self.SESSION_COOKIE_SECURE = os.environ.get("COOKIE_SECURE", "1") == "1"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

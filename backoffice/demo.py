@@ -61,18 +61,39 @@ def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
             pro_ids = [p.id for p in db.session.query(Professional.id)]
             seed_time_off(db.session, professional_ids=pro_ids, today=today, rng=rng)
             for email, name, role, password in DEMO_USERS:
+                # Exempt from the second factor admin and finance need elsewhere, so the
+                # logins printed below work as printed.
                 create_user(db.session, email=email, name=name, password=password, roles=[role],
-                            locale="es")
+                            locale="es", mfa_exempt=True)
             for module_name in DOMAIN_DEMOS:
                 if module := optional_module(module_name):
                     module.seed_demo(db.session, today=today, rng=rng, config=app.config)
             db.session.commit()
             echo(f"Seeded {made['clients']} clients, {made['professionals']} professionals, "
                  f"{made['requests']} service requests.")
+    if not fresh:
+        _exempt_demo_users(app)  # a demo database kept from before the second factor existed
     echo("Staff logins (email / password):")
     for email, _name, role, password in DEMO_USERS:
         echo(f"  {role:10s} {email:26s} {password}")
+    echo("These demo logins skip the second factor (TOTP) that admin and finance need outside "
+         "the demo.")
     return config
+
+
+def _exempt_demo_users(app) -> None:
+    """Exempt the demo's users from the second factor, as a fresh demo creates them."""
+    import sqlalchemy as sa
+
+    from backoffice.db import db
+    from backoffice.models import StaffUser
+
+    with app.app_context(), audit.acting_as(audit.Actor(None, "demo")):
+        emails = [email for email, *_ in DEMO_USERS]
+        for user in db.session.scalars(sa.select(StaffUser).where(
+                StaffUser.email.in_(emails), StaffUser.mfa_exempt.is_(False))):
+            user.mfa_exempt = True
+        db.session.commit()
 
 
 def run_demo(config: dict, *, port: int, echo) -> None:

@@ -8,7 +8,7 @@ from markupsafe import Markup, escape
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from backoffice import audit
+from backoffice import audit, totp
 from backoffice.admin.base import SecureModelView, render_changes
 from backoffice.admin.forms import role_choices, role_label
 from backoffice.auth import hash_password, revoke_sessions
@@ -22,6 +22,11 @@ class StaffUserView(SecureModelView):
     _can_delete = False  # users are disabled, never deleted: the audit trail points at them
     can_export = False
     column_list = ("id", "email", "name", "roles", "active", "locale", "last_login_at")
+    # Never the password hash, the second factor's secret or its recovery codes.
+    column_details_list = ("id", "email", "name", "roles", "active", "locale", "created_at",
+                           "last_login_at", "mfa_exempt", "totp_enrolled_at")
+    column_labels = {"mfa_exempt": "Exempt from the second factor",
+                     "totp_enrolled_at": "Second factor since"}
     column_formatters = {"roles": lambda v, c, m, n: ", ".join(
         role_label(r) for r in ROLES if r in m.role_set),
         "locale": lambda v, c, m, n: gettext(LANGUAGE_NAMES.get(m.locale, m.locale))}
@@ -69,6 +74,22 @@ class StaffUserView(SecureModelView):
             revoke_sessions(db.session, user_id=user.id)
         db.session.commit()
         flash(gettext("Users disabled."), "success")
+
+    @action("reset_mfa", _l("Reset second factor"),
+            _l("Remove the second factor of the selected users (a lost phone)? They set up a "
+               "new one at their next login if their role needs it."))
+    def action_reset_mfa(self, ids):
+        actor = audit.Actor(g.user.id, g.user.email)
+        chosen = self.record_ids(ids)
+        if g.user.id in chosen:
+            flash(gettext("Your own second factor is changed from your account page."), "error")
+        ids = [i for i in chosen if i != g.user.id]
+        for user_id in ids:
+            totp.disable(db.session, user_id=user_id, actor=actor, note="reset by admin")
+            revoke_sessions(db.session, user_id=user_id)
+        db.session.commit()
+        flash(gettext("Second factor reset for %(n)d users; their sessions ended.", n=len(ids)),
+              "success")
 
 
 class AuditEventView(SecureModelView):

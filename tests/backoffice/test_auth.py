@@ -1,12 +1,13 @@
-"""Login, logout, disabling, idle timeout and failed-login limits."""
+"""Login, logout, disabling, idle timeout and failed-login limits (by email and by address)."""
 
 from datetime import timedelta
+from unittest import mock
 
 import sqlalchemy as sa
 
 from backoffice.auth import revoke_sessions
 from backoffice.models import AuditEvent, LoginAttempt, StaffSession
-from tests.conftest import csrf_from
+from tests.conftest import PASSWORD, csrf_from
 
 
 def test_wrong_password_is_refused_and_logged(client, session, make_user, login):
@@ -149,3 +150,65 @@ def test_the_audit_log_lists_each_change_from_what_to_what(client, session, logg
     page = client.get("/admin/audit_event/?search=" + str(made.id)).get_data(as_text=True)
     assert "<li><code>name</code>: Rosa Antes &rarr; Rosa Después</li>" in page
     assert '{"name"' not in page
+
+
+# --- throttling by address: spraying is slowed, a stranger cannot keep a colleague out
+
+SPRAYER, COLLEAGUE = "203.0.113.9", "198.51.100.7"
+
+
+def _login_from(client, ip: str, email: str, password: str):
+    env = {"REMOTE_ADDR": ip}
+    token = csrf_from(client.get("/login", environ_base=env).get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": token}, environ_base=env)
+
+
+def test_one_address_spraying_many_emails_is_slowed(client, session, make_user, app):
+    user = make_user("ops_agent")
+    with mock.patch.dict(app.config, {"LOGIN_MAX_FAILURES_PER_ADDRESS": 8}):
+        # Eight emails, one guess each: no email reaches its own limit of five.
+        for n in range(8):
+            resp = _login_from(client, SPRAYER, f"person{n}@staff.example.com", "Summer2026!")
+            assert resp.status_code == 401
+        resp = _login_from(client, SPRAYER, "person9@staff.example.com", "Summer2026!")
+        assert resp.status_code == 429
+        assert "Too many failed attempts from your network" in resp.get_data(as_text=True)
+        # Even a right password waits at that address; another address is not held up.
+        assert _login_from(client, SPRAYER, user.email, PASSWORD).status_code == 429
+        assert client.get("/admin/").status_code == 302
+        assert _login_from(app.test_client(), COLLEAGUE, user.email, PASSWORD).status_code == 302
+    notes = session.scalars(sa.select(AuditEvent.note).where(
+        AuditEvent.action == "login_locked")).all()
+    assert notes == ["person9@staff.example.com (address locked)",
+                     f"{user.email} (address locked)"]
+    assert session.scalar(sa.select(sa.func.count()).where(
+        LoginAttempt.ip == SPRAYER, LoginAttempt.success.is_(False))) == 10
+
+
+def test_a_locked_colleague_logs_in_from_an_address_without_failures(client, session, make_user,
+                                                                     app):
+    victim = make_user("ops_agent")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert _login_from(client, SPRAYER, victim.email, "guess-guess-1").status_code == 401
+    assert _login_from(client, SPRAYER, victim.email, "guess-guess-2").status_code == 429
+    own = app.test_client()
+    resp = _login_from(own, COLLEAGUE, victim.email, PASSWORD)
+    assert resp.status_code == 302
+    assert own.get("/admin/").status_code == 200
+
+
+def test_the_lock_holds_for_the_address_that_failed(client, session, make_user, app):
+    victim = make_user("ops_agent")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        _login_from(client, SPRAYER, victim.email, "guess-guess-1")
+    resp = _login_from(client, SPRAYER, victim.email, PASSWORD)
+    assert resp.status_code == 429
+    assert "Too many failed attempts. Try again" in resp.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+    # A clean address that guesses wrong while the email is locked is held too, from then on.
+    other = app.test_client()
+    assert _login_from(other, COLLEAGUE, victim.email, "guess-guess-3").status_code == 429
+    assert _login_from(other, COLLEAGUE, victim.email, PASSWORD).status_code == 429
+    # Only the addresses that failed: the owner, elsewhere, is not held.
+    assert _login_from(app.test_client(), "192.0.2.44", victim.email, PASSWORD).status_code == 302

@@ -1,7 +1,14 @@
-"""Stripe events: stored raw first, each event id processed once, in whatever order they come."""
+"""Stripe events: stored raw first, checked for shape, each event id processed once, in any order.
 
+The ledger is a function of the set of events, not of their order: a card payment is recorded
+once under its payment intent's id, whichever event brings it first (the success, or a refund
+of its charge), and each refund once under its own id, whichever refund event lists it first.
+"""
+
+import hashlib
 import json
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -20,16 +27,30 @@ from billing.models import (
     StepRun,
     WebhookEvent,
 )
+from billing.webhook_shapes import Malformed, parse
 
+__all__ = ["Malformed", "parse"]
 
 def store(session: Session, *, payload: bytes, event: dict) -> WebhookEvent:
     """Store the raw event once; a redelivery returns the row already stored."""
-    query = sa.select(WebhookEvent).where(WebhookEvent.stripe_id == event["id"])
+    return _insert_once(session, WebhookEvent(
+        stripe_id=event["id"], type=event["type"], payload=payload.decode("utf-8", "replace")))
+
+
+def store_invalid(session: Session, *, payload: bytes, reason: str) -> WebhookEvent:
+    """Keep a signed body that is not an event, for inspection, already processed; once."""
+    return _insert_once(session, WebhookEvent(
+        stripe_id=f"invalid:{hashlib.sha256(payload).hexdigest()}", type="invalid",
+        # PostgreSQL text holds no NUL: the stored copy shows it as a replacement character.
+        payload=payload.decode("utf-8", "replace").replace("\x00", "\ufffd"),
+        processed_at=utcnow(), result=reason[:255]))
+
+
+def _insert_once(session: Session, row: WebhookEvent) -> WebhookEvent:
+    query = sa.select(WebhookEvent).where(WebhookEvent.stripe_id == row.stripe_id)
     existing = session.scalar(query)
     if existing is not None:
         return existing
-    row = WebhookEvent(stripe_id=event["id"], type=event.get("type", "?"),
-                       payload=payload.decode("utf-8", "replace"))
     try:
         with session.begin_nested():
             session.add(row)
@@ -46,32 +67,40 @@ def process(session: Session, row: WebhookEvent) -> str:
     if row.processed_at is not None:
         return "duplicate"
     event = json.loads(row.payload)
-    obj = (event.get("data") or {}).get("object") or {}
     handler = HANDLERS.get(row.type)
-    result = handler(session, obj, event) if handler else "ignored"
+    result = handler(session, event["data"]["object"], event) if handler else "ignored"
     row.processed_at, row.result = utcnow(), result[:255]
     session.flush()
     return result
 
 
-def _invoice_of(session: Session, obj: dict) -> Invoice | None:
+def refuse(session: Session, row: WebhookEvent, *, reason: str) -> str:
+    """Mark a stored event the ledger refuses (a refund beyond what was paid) as done, with why:
+    a retry would be refused again, and finance reads the reason on the stored event."""
+    result = f"refused: {reason}"[:255]
+    session.execute(sa.update(WebhookEvent).where(WebhookEvent.id == row.id)
+                    .values(processed_at=utcnow(), result=result))
+    return result
+
+
+def _invoice_of(session: Session, obj: dict, *, intent: str | None) -> Invoice | None:
     """Find the event's invoice and lock it, as a dunning pass recording the same charge does."""
-    meta = obj.get("metadata") or {}
-    inv_id = int(meta["invoice_id"]) if str(meta.get("invoice_id", "")).isdigit() else None
-    pi_id = obj.get("payment_intent") if obj.get("object") != "payment_intent" else obj.get("id")
-    if inv_id is None and pi_id:
-        inv_id = session.scalar(sa.select(PaymentAttempt.invoice_id)
-                                .where(PaymentAttempt.payment_intent_id == pi_id))
+    inv_id = (obj.get("metadata") or {}).get("invoice_id")
+    if inv_id is None and intent:
+        inv_id = session.scalar(sa.select(PaymentAttempt.invoice_id).where(
+            PaymentAttempt.payment_intent_id == intent).limit(1))
+    if inv_id is None and intent:
+        inv_id = session.scalar(sa.select(Payment.invoice_id).where(Payment.reference == intent))
     if inv_id is None:
         return None
     lock = session.get_bind().dialect.name == "postgresql"
-    return session.get(Invoice, inv_id, with_for_update=lock or None, populate_existing=True)
+    return session.get(Invoice, int(inv_id), with_for_update=lock or None,
+                       populate_existing=True)
 
 
-def _day(event: dict):
-    created = event.get("created")
-    return (datetime.fromtimestamp(created, UTC).date() if created
-            else utcnow().date())
+def _day(*moments: int | None) -> date:
+    created = next((m for m in moments if m), None)
+    return datetime.fromtimestamp(created, UTC).date() if created else utcnow().date()
 
 
 def _attempt(session: Session, obj: dict) -> PaymentAttempt | None:
@@ -81,17 +110,28 @@ def _attempt(session: Session, obj: dict) -> PaymentAttempt | None:
     return session.scalar(sa.select(PaymentAttempt).where(PaymentAttempt.idempotency_key == key))
 
 
-def on_intent_succeeded(session: Session, obj: dict, event: dict) -> str:
-    inv = _invoice_of(session, obj)
-    if inv is None:
-        return "no invoice"
+def _recorded(session: Session, reference: str) -> bool:
+    return session.scalar(sa.select(Payment.id).where(Payment.reference == reference)) is not None
+
+
+def _record_card_payment(session: Session, inv: Invoice, obj: dict, *, intent: str,
+                         amount: int, day: date) -> bool:
+    """Record a card payment once under its intent's id and close the attempt that made it."""
     attempt = _attempt(session, obj)
     if attempt is not None and attempt.status != AttemptStatus.SUCCEEDED:
-        attempt.status, attempt.payment_intent_id = AttemptStatus.SUCCEEDED, obj["id"]
+        attempt.status, attempt.payment_intent_id = AttemptStatus.SUCCEEDED, intent
         attempt.finished_at = utcnow()
         _finish_step(session, attempt)
-    paid = service.record_payment(session, invoice=inv, amount_cents=int(obj["amount"]),
-                                  method="card", reference=obj["id"], received_on=_day(event))
+    return service.record_payment(session, invoice=inv, amount_cents=amount, method="card",
+                                  reference=intent, received_on=day) is not None
+
+
+def on_intent_succeeded(session: Session, obj: dict, event: dict) -> str:
+    inv = _invoice_of(session, obj, intent=obj["id"])
+    if inv is None:
+        return "no invoice"
+    paid = _record_card_payment(session, inv, obj, intent=obj["id"], amount=obj["amount"],
+                                day=_day(event.get("created")))
     return "payment recorded" if paid else "payment already recorded"
 
 
@@ -101,9 +141,11 @@ def on_intent_failed(session: Session, obj: dict, event: dict) -> str:
         return "no attempt"
     if attempt.status != AttemptStatus.PENDING:
         return f"attempt already {attempt.status.value}"  # e.g. a late failure after success
+    if _recorded(session, obj["id"]):
+        return "payment already recorded"  # a refund of the intent's charge came first
     err = obj.get("last_payment_error") or {}
     attempt.status, attempt.payment_intent_id = AttemptStatus.FAILED, obj["id"]
-    attempt.decline_code = err.get("decline_code") or err.get("code")
+    attempt.decline_code = (err.get("decline_code") or err.get("code") or "")[:40] or None
     attempt.finished_at = utcnow()
     # A step whose answer was lost is finished by the next pass: its mail is still owed.
     return "attempt marked failed"
@@ -117,27 +159,50 @@ def _finish_step(session: Session, attempt: PaymentAttempt) -> None:
 
 
 def on_charge_refunded(session: Session, obj: dict, event: dict) -> str:
-    inv = _invoice_of(session, obj)
+    """Record the charge's payment if it is not yet, then each refund of it not yet recorded.
+
+    A refund that overtakes its success thus leaves what the success then refund would. A
+    charge that lists no refunds (newer API versions) is recorded by its refunded total.
+    """
+    intent = obj.get("payment_intent")
+    inv = _invoice_of(session, obj, intent=intent)
     if inv is None:
         return "no invoice"
-    refunded = int(obj.get("amount_refunded") or 0)
+    paid = bool(intent and obj.get("amount")) and _record_card_payment(
+        session, inv, obj, intent=intent, amount=obj["amount"],
+        day=_day(obj.get("created"), event.get("created")))
+    prefix = f"refund:{obj['id']}:"
     done = -session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0))
                            .where(Payment.invoice_id == inv.id,
-                                  Payment.reference.like(f"refund:{obj['id']}:%")))
-    if refunded <= done:
-        return "refund already recorded"
-    rect = refunds.record_refund(session, invoice=inv, amount_cents=refunded - done,
-                                 reference=f"refund:{obj['id']}:{refunded}",
-                                 received_on=_day(event))
-    return f"refund recorded; rectifying invoice {rect.code}" if rect else "refund recorded"
+                                  Payment.reference.startswith(prefix, autoescape=True)))
+    todo = []  # (amount, reference, day), oldest first
+    listed = (obj.get("refunds") or {}).get("data") or []
+    for refund in sorted(listed, key=lambda r: (r.get("created") or 0, r["id"])):
+        amount, reference = refund["amount"], prefix + refund["id"]
+        # A refund that failed gave nothing back; the total caps a list that disagrees.
+        if (refund.get("status") not in ("failed", "canceled")
+                and done + amount <= obj["amount_refunded"]
+                and not _recorded(session, reference)):
+            todo.append((amount, reference, _day(refund.get("created"), event.get("created"))))
+            done += amount
+    if obj["amount_refunded"] > done:
+        todo.append((obj["amount_refunded"] - done, f"{prefix}{obj['amount_refunded']}",
+                     _day(event.get("created"))))
+    rects = [refunds.record_refund(session, invoice=inv, amount_cents=amount,
+                                   reference=reference, received_on=day)
+             for amount, reference, day in todo]
+    codes = ", ".join(r.code for r in rects if r is not None)
+    result = ("refund already recorded" if not todo
+              else f"refund recorded; rectifying invoice {codes}" if codes else "refund recorded")
+    return result + ("; its payment recorded first" if paid else "")
 
 
 def on_dispute_created(session: Session, obj: dict, event: dict) -> str:
-    inv = _invoice_of(session, {"payment_intent": obj.get("payment_intent")})
+    inv = _invoice_of(session, {}, intent=obj.get("payment_intent"))
     if inv is None or inv.status not in (InvoiceStatus.OPEN, InvoiceStatus.IN_DUNNING):
         return "nothing to pause"
     service.pause(session, invoice=inv, kind="dispute",
-                  reason=f"Stripe dispute {obj.get('id')}: {obj.get('reason', '')}", until=None)
+                  reason=f"Stripe dispute {obj['id']}: {obj.get('reason') or ''}", until=None)
     return "dunning paused"
 
 
@@ -158,7 +223,7 @@ def on_payment_method_attached(session: Session, obj: dict, event: dict) -> str:
     return "card saved"
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[[Session, dict, dict], str]] = {
     "payment_intent.succeeded": on_intent_succeeded,
     "payment_intent.payment_failed": on_intent_failed,
     "charge.refunded": on_charge_refunded,

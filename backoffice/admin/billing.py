@@ -1,8 +1,5 @@
 """Billing in the panel: invoices and their timeline, the dunning policy, reports, the call list."""
 
-import logging
-
-from flask import abort, current_app, request
 from flask_babel import lazy_gettext as _l
 
 from backoffice.admin.base import SecureModelView
@@ -13,12 +10,10 @@ from backoffice.admin.billing_pages import (
     home_figures,
 )
 from backoffice.db import db
-from billing import webhooks
+from billing import web
 from billing.actions import money
-from billing.gateway import construct_event
 from billing.models import DunningStep, Invoice, Payment, RectifyingInvoice
 
-log = logging.getLogger("backoffice.billing")
 CATEGORY = _l("Billing")
 
 
@@ -124,33 +119,6 @@ def register(admin) -> None:
                                      template="admin/billing_home.html"))
 
 
-def stripe_webhook():
-    """Receive a Stripe event: verify, store raw, process once; 400 on a bad signature."""
-    payload = request.get_data(cache=False)
-    try:
-        event = construct_event(payload, request.headers.get("Stripe-Signature"),
-                                current_app.config["STRIPE_WEBHOOK_SECRET"])
-    except ValueError:
-        log.warning("stripe webhook with a bad signature from %s", request.remote_addr)
-        abort(400)
-    session = db.session
-    row = webhooks.store(session, payload=payload, event=event)
-    if row.processed_at is not None:
-        return {"status": "duplicate"}, 200
-    session.commit()  # the raw event is kept even if processing fails
-    try:
-        result = webhooks.process(session, row)
-        session.commit()
-    except Exception:
-        session.rollback()
-        log.exception("stripe event %s failed; it is stored for a retry", event.get("id"))
-        return {"status": "stored", "error": True}, 500
-    return {"status": "processed", "result": result}, 200
-
-
 def register_routes(app, csrf) -> None:
-    """Mount POST /stripe/webhook; its signature replaces CSRF."""
-    view = app.add_url_rule("/stripe/webhook", "stripe_webhook", stripe_webhook,
-                            methods=["POST"])
-    csrf.exempt(app.view_functions["stripe_webhook"])
-    return view
+    """Mount billing's routes outside the panel: the Stripe webhook (billing.web)."""
+    web.register(app, csrf)

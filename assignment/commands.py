@@ -25,8 +25,12 @@ FORMAT_ERROR = 2
 def _load(path: str, parse, what: str):
     """Read and parse a JSON file, leaving with status 2 and the offending field on error."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        click.echo(f"{path}: cannot read {what}: not UTF-8 text (byte {exc.object[exc.start]:#04x}"
+                   f" at offset {exc.start})", err=True)
+        sys.exit(FORMAT_ERROR)
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         click.echo(f"{path}: cannot read {what}: {exc}", err=True)
         sys.exit(FORMAT_ERROR)
     try:
@@ -41,7 +45,11 @@ def _write(document: dict, out: str | None) -> None:
     if out is None:
         click.echo(text)
     else:
-        Path(out).write_text(text + "\n")
+        try:
+            Path(out).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"{out}: cannot write the plan: {exc.strerror or exc}", err=True)
+            sys.exit(FORMAT_ERROR)
 
 
 @click.group("assign")

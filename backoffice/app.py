@@ -4,15 +4,15 @@ import inspect
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, request
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import Babel, format_date, refresh
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from backoffice import auth
+from backoffice import auth, guards, redirects
 from backoffice.admin.forms import role_label
 from backoffice.admin.menu import cached_part
 from backoffice.admin.urls import fixed_url, query_string, static_url
@@ -87,8 +87,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.register_blueprint(auth.bp)
     app.before_request(_load_user)
-    app.after_request(_security_headers)
-    _register_errors(app)
+    guards.install(app)
+    redirects.install_into_flask_admin()
     with app.app_context():
         _register_admin(app)
         _register_domains(app)
@@ -106,26 +106,6 @@ def _load_user():
     return None
 
 
-def _security_headers(response):
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if g.get("user") is not None:
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
-def _register_errors(app: Flask) -> None:
-    def error_page(code: int, message):
-        return render_template("error.html", code=code, message=message), code
-
-    app.register_error_handler(403, lambda e: error_page(
-        403, _l("Your role does not give access to this page.")))
-    app.register_error_handler(404, lambda e: error_page(404, _l("Page not found.")))
-    app.register_error_handler(CSRFError, lambda e: error_page(
-        400, _l("The form expired or lacks its security token. Reload the page and try again.")))
-
-
 def _register_admin(app: Flask) -> None:
     from backoffice.admin import register_views
     from backoffice.admin.home import HomeView
@@ -137,6 +117,7 @@ def _register_admin(app: Flask) -> None:
         index_view=HomeView(name=_l("Home"), url="/admin"),
         translations_path=app.config["ADMIN_TRANSLATIONS"],
         theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
+        csp_nonce_generator=guards.csp_nonce,
     )
     register_views(admin)
 

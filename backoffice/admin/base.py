@@ -11,7 +11,8 @@ from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy.orm.exc import StaleDataError
-from wtforms import HiddenField
+from wtforms import FieldList, FormField, HiddenField
+from wtforms.validators import ValidationError
 
 from backoffice import audit
 from backoffice.admin.filters import FilterConverter
@@ -20,6 +21,7 @@ from backoffice.admin.list_page import ListPageMixin
 from backoffice.admin.listing import FastListMixin
 from backoffice.admin.record_page import RecordPageMixin, parse_id
 from backoffice.db import db
+from backoffice.guards import failure_message, log_failure
 from backoffice.i18n import refusal_text as refusal
 
 
@@ -36,6 +38,10 @@ def commit_or_flash(fn, success: str) -> bool:
     return True
 
 
+# Deeper than any list a person pages through, small enough for any database's OFFSET.
+MAX_PAGE = 10_000_000
+
+
 class SecureForm(FlaskForm):
     """Flask-WTF form: every Flask-Admin form and action carries the CSRF token."""
 
@@ -44,6 +50,27 @@ class SecureForm(FlaskForm):
         # tells the record's own value from another record's by it.
         self._obj = kwargs.get("obj")
         super().__init__(*args, **kwargs)
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        # PostgreSQL refuses a NUL in any text: say so at the field, before a save could fail.
+        for field in _leaf_fields(self):
+            if isinstance(field.data, str) and "\x00" in field.data:
+                field.errors = [*field.errors, gettext(
+                    "Contains a character that cannot be stored (NUL); remove it.")]
+                ok = False
+        return ok
+
+
+def _leaf_fields(fields):
+    """Yield the fields of a form, those of its inline lists (shifts, time off) included."""
+    for field in fields:
+        if isinstance(field, FieldList):
+            yield from _leaf_fields(field.entries)
+        elif isinstance(field, FormField):
+            yield from _leaf_fields(field.form)
+        else:
+            yield field
 
 
 class RoleAccess:
@@ -126,7 +153,9 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
 
     def _get_list_extra_args(self):
         args = super()._get_list_extra_args()
-        args.page = max(args.page or 0, 0)  # a hand-edited ?page=-5 is the first page
+        # A hand-edited ?page=-5 is the first page; ?page=99999999999999999999 would overflow
+        # the database's OFFSET, so it is brought down to a page the list can reach.
+        args.page = min(max(args.page or 0, 0), MAX_PAGE)
         return args
 
     @action("delete", admin_lazy_gettext("Delete"),
@@ -193,7 +222,19 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
             flash(gettext("Not saved: this record was changed by someone else while you were "
                           "editing. Reload it and apply your changes again."), "error")
             return True
-        return super().handle_view_exception(exc)
+        if isinstance(exc, ValidationError):
+            return super().handle_view_exception(exc)
+        if isinstance(exc, ValueError) and not isinstance(exc, sa.exc.SQLAlchemyError):
+            flash(refusal(exc), "error")  # a service's refusal: its reason, in words
+            return True
+        # Anything else (a database error) shows no SQL and no values: a reference to the log.
+        ref = log_failure(exc)
+        if isinstance(exc, sa.exc.IntegrityError):
+            flash(gettext("Not saved: other records depend on this one or it repeats one that "
+                          "exists (reference %(ref)s).", ref=ref), "error")
+        else:
+            flash(failure_message(ref), "error")
+        return True
 
     def get_one(self, id):
         # A hand-edited or stale link (?id=abc) is "record does not exist", not a server error.

@@ -54,6 +54,12 @@ class ListPageMixin:
         count, data = self.get_list(view_args.page, sort[0] if sort else None,
                                     view_args.sort_desc, view_args.search, view_args.filters,
                                     page_size=page_size)
+        if not data and view_args.page and count and page_size:
+            # A page beyond the last (a stale link, a hand-edited number) shows the last page.
+            view_args.page = max(int(ceil(count / float(page_size))) - 1, 0)
+            count, data = self.get_list(view_args.page, sort[0] if sort else None,
+                                        view_args.sort_desc, view_args.search,
+                                        view_args.filters, page_size=page_size)
         if count is not None and page_size:
             num_pages = int(ceil(count / float(page_size)))
         else:

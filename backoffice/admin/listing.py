@@ -272,8 +272,8 @@ class FastListMixin:
                 f'<input name="id" type="hidden" value="{PK}">'
                 f'<input name="url" type="hidden" value="{escape(return_url)}">'
                 f'<input name="csrf_token" type="hidden" value="{escape(generate_csrf())}">'
-                '<button onclick="return faHelpers.safeConfirm('
-                f"'{escape(admin_gettext('Are you sure you want to delete this record?'))}');\" "
+                '<button data-confirm="'
+                f'{escape(admin_gettext("Are you sure you want to delete this record?"))}" '
                 f'title="{escape(admin_gettext("Delete Record"))}"><span class="fa fa-trash '
                 'glyphicon glyphicon-trash"></span></button></form>')
         buttons = " ".join(parts)

@@ -14,6 +14,7 @@ from backoffice.admin.record_page import parse_id
 from backoffice.admin.validators import form_date
 from backoffice.db import db
 from backoffice.models import SKILLS, Professional, StaffUser
+from backoffice.redirects import safe_referrer
 from vetting import checks, documents, reports, service, workflow
 from vetting.models import Application, CheckKind, CheckStatus, Document, Interview, Stage
 
@@ -64,7 +65,7 @@ class VettingView(SecureView):
             flash(gettext("%(n)d applications moved.", n=len(moved)), "success")
         for line in refused:
             flash(line, "error")
-        return redirect(request.referrer or url_for(".index"))
+        return redirect(safe_referrer() or url_for(".index"))
 
     @expose("/new", methods=("GET", "POST"))
     def new(self):
@@ -148,7 +149,7 @@ class VettingView(SecureView):
             db.session, document=doc, accept=accept, user=g.user,
             reason=request.form.get("reason")),
             gettext("Document accepted.") if accept else gettext("Document rejected."))
-        return redirect(request.referrer or url_for(".index"))
+        return redirect(safe_referrer() or url_for(".index"))
 
     @expose("/document/<int:doc_id>/download")
     def download(self, doc_id: int):

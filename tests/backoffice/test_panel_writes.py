@@ -293,7 +293,7 @@ def test_every_bulk_action_on_a_mixed_selection_answers_with_its_list(
     ran = []
     for url in lists:
         page = client.get(url).get_data(as_text=True)
-        names = re.findall(r"modelActions\.execute\('(\w+)'\)", page)
+        names = re.findall(r'data-model-action="(\w+)"', page)
         rows = re.findall(r'name="rowid"[^>]*value="(\d+)"', page)
         for name in names:
             resp = client.post(f"{url}action/", data={

@@ -138,6 +138,7 @@ class Professional(Timestamped, Base):
     )
     rating: Mapped[float | None]
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    erased_at: Mapped[datetime | None]  # personal data erased (backoffice.erasure)
     version: Mapped[int] = mapped_column(default=1)
 
     shifts: Mapped[list["WorkingShift"]] = relationship(
@@ -318,6 +319,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(sa.String(40))
     changes: Mapped[dict | None] = mapped_column(sa.JSON)
     note: Mapped[str | None] = mapped_column(sa.Text)
+    # Set when an erasure replaced a person's values in changes or note (backoffice.erasure).
+    redacted_at: Mapped[datetime | None]
 
 
 class OutboxMessage(Base):

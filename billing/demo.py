@@ -32,6 +32,7 @@ def _invoice(session: Session, client: Client, *, due_on: date, cents: int, numb
              rng: random.Random) -> Invoice:
     vat, total = policy.split_vat(cents, 2100)
     inv = Invoice(series="D2026", number=number, client_id=client.id,
+                  bill_to_name=client.name, bill_to_address=client.address,
                   period_start=due_on - timedelta(days=37), period_end=due_on - timedelta(days=8),
                   issued_on=due_on - timedelta(days=7), due_on=due_on, subtotal_cents=cents,
                   vat_cents=vat, total_cents=total)

@@ -58,6 +58,7 @@ def issue(session: Session, *, client: Client, start: date, end: date, issued_on
     vat, total = policy.split_vat(subtotal, VAT_BP)
     series = series_for(issued_on)
     inv = Invoice(series=series, number=next_number(session, series=series), client_id=client.id,
+                  bill_to_name=client.name, bill_to_address=client.address,
                   period_start=start, period_end=end, issued_on=issued_on,
                   due_on=issued_on + timedelta(days=terms_days), subtotal_cents=subtotal,
                   vat_rate_bp=VAT_BP, vat_cents=vat, total_cents=total)

@@ -72,6 +72,9 @@ class Invoice(InvoiceFigures, Timestamped, Base):
     series: Mapped[str] = mapped_column(sa.String(20))
     number: Mapped[int]
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("client.id"))
+    # Whom the invoice was issued to, as issued: kept when the client's data is erased.
+    bill_to_name: Mapped[str | None] = mapped_column(sa.String(120))
+    bill_to_address: Mapped[str | None] = mapped_column(sa.String(255))
     period_start: Mapped[date]
     period_end: Mapped[date]
     issued_on: Mapped[date]

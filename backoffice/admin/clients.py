@@ -1,7 +1,9 @@
 """Clients: the people who book services."""
 
+from datetime import datetime
+
 import sqlalchemy as sa
-from flask import flash, g, url_for
+from flask import current_app, flash, g, url_for
 from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -87,7 +89,8 @@ class ClientView(SecureModelView):
     @action("erase", _l("Erase personal data"),
             _l("Erase the personal data of the selected clients? This cannot be undone."))
     def action_erase(self, ids):
-        self._bulk(ids, "erase", lambda c: client_service.erase(db.session, client=c))
+        self._bulk(ids, "erase", lambda c: client_service.erase(
+            db.session, client=c, now=datetime.now(), config=current_app.config))
 
     def _bulk(self, ids, name: str, fn) -> None:
         if not self.can_write():
@@ -97,7 +100,8 @@ class ClientView(SecureModelView):
         done, refused = [], []
         for c in clients:
             try:
-                fn(c)
+                with db.session.begin_nested():  # a refusal midway leaves this one untouched
+                    fn(c)
                 done.append(c.id)
             except ValueError as exc:  # this one cannot change so; the others still do
                 refused.append(f"#{c.id}: {refusal(exc)}")

@@ -1,6 +1,8 @@
 """Professionals: skills, weekly pattern, time off, status."""
 
-from flask import flash
+from datetime import datetime
+
+from flask import current_app, flash
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext
@@ -9,7 +11,7 @@ from wtforms import FloatField, SelectMultipleField
 from wtforms.validators import DataRequired, NumberRange
 
 from backoffice import audit
-from backoffice.admin.base import SecureModelView
+from backoffice.admin.base import SecureModelView, refusal
 from backoffice.admin.forms import choices, language_choices, weekday_choices
 from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
@@ -142,3 +144,27 @@ class ProfessionalView(SecureModelView):
     @action("offboard", _l("Offboard"), _l("Offboard the selected professionals?"))
     def action_offboard(self, ids):
         self._bulk(ids, ProfessionalStatus.OFFBOARDED)
+
+    @action("erase", _l("Erase personal data"),
+            _l("Erase the personal data of the selected professionals, their documents "
+               "included? They are offboarded. This cannot be undone."))
+    def action_erase(self, ids):
+        if not self.can_write():
+            flash(gettext("Your role cannot change professionals."), "error")
+            return
+        rows = db.session.query(Professional).filter(Professional.id.in_(self.record_ids(ids)))
+        done, refused = [], []
+        for p in rows.all():
+            try:
+                with db.session.begin_nested():  # a refusal midway leaves this one untouched
+                    professional_service.erase(db.session, professional=p, now=datetime.now(),
+                                               config=current_app.config)
+                done.append(p.id)
+            except ValueError as exc:
+                refused.append(f"#{p.id}: {refusal(exc)}")
+        audit.record(db.session, action="bulk_erase", entity="professional",
+                     changes={"ids": done})
+        db.session.commit()
+        flash(gettext("%(n)d professionals updated.", n=len(done)), "success")
+        for message in refused[:10]:
+            flash(message, "warning")

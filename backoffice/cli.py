@@ -8,8 +8,45 @@ from pathlib import Path
 
 import click
 
-from backoffice import audit
 from backoffice.optional import optional_module
+
+# Domain command groups, imported only when one of them runs: `backoffice --help` and the
+# commands that do not solve must not pay for OR-Tools, pandas or stripe at start-up.
+# name: (module, attribute, the group's one-line help as --help lists it)
+DOMAIN_COMMANDS = {
+    "assign": ("assignment.commands", "assign", "Assign service requests to professionals."),
+    "plan": ("assignment.plan_commands", "plan_group",
+             "Plan the coming days: solve, publish, show coverage."),
+    "vetting": ("vetting.commands", "vetting_group", "Professional vetting."),
+    "billing": ("billing.commands", "billing_group", "Invoices, dunning and finance reports."),
+}
+
+
+class LazyGroup(click.Group):
+    """The command group that loads a domain's commands when they are asked for."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted({*super().list_commands(ctx), *DOMAIN_COMMANDS})
+
+    def get_command(self, ctx, name: str):
+        if name in DOMAIN_COMMANDS and name not in self.commands:
+            module_name, attribute, _ = DOMAIN_COMMANDS[name]
+            module = optional_module(module_name)
+            if module is None:
+                return None
+            self.add_command(getattr(module, attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in DOMAIN_COMMANDS and name not in self.commands:
+                rows.append((name, DOMAIN_COMMANDS[name][2]))
+            elif (command := self.get_command(ctx, name)) is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def _app(**overrides):
@@ -37,6 +74,7 @@ class Runtime:
     @contextlib.contextmanager
     def session(self, actor: str):
         """Yield a session inside the app; commit at the end, roll back on error."""
+        from backoffice import audit
         from backoffice.db import db
 
         with self.app.app_context(), audit.acting_as(audit.Actor(None, actor)):
@@ -48,7 +86,7 @@ class Runtime:
                 raise
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 @click.pass_context
 def main(ctx) -> None:
     """Operations back office of the home-services marketplace."""
@@ -88,6 +126,7 @@ def users_group() -> None:
 @click.option("--locale", default="es", type=click.Choice(["es", "en"]))
 def users_create(email, name, roles, password, locale) -> None:
     """Create a staff user with one or more roles."""
+    from backoffice import audit
     from backoffice.auth import create_user
     from backoffice.db import db
 
@@ -107,6 +146,94 @@ def users_create(email, name, roles, password, locale) -> None:
         click.echo(f"Created {user.email} with roles {user.roles}.")
 
 
+@users_group.command("mfa-exempt")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="Require the second factor again.")
+@click.pass_obj
+def users_mfa_exempt(runtime: Runtime, email: str, off: bool) -> None:
+    """Let a user log in without the second factor their role requires (or, --off, not)."""
+    from backoffice import totp
+
+    with runtime.session("cli:users-mfa-exempt") as session:
+        user = _staff_user(session, email)
+        totp.set_exempt(session, user_id=user.id, exempt=not off)
+    click.echo(f"{user.email}: second factor {'required by role' if off else 'exempt'}.")
+
+
+@users_group.command("reset-mfa")
+@click.argument("email")
+@click.pass_obj
+def users_reset_mfa(runtime: Runtime, email: str) -> None:
+    """Remove a user's second factor (a lost phone) and end their sessions."""
+    from backoffice import audit, totp
+    from backoffice.auth import revoke_sessions
+
+    with runtime.session("cli:users-reset-mfa") as session:
+        user = _staff_user(session, email)
+        totp.disable(session, user_id=user.id, actor=audit.current_actor(),
+                     note="reset from the command line")
+        revoke_sessions(session, user_id=user.id)
+    click.echo(f"{user.email}: second factor removed; set a new one up at the next login.")
+
+
+def _staff_user(session, email: str):
+    import sqlalchemy as sa
+
+    from backoffice.models import StaffUser
+
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None:
+        raise click.BadParameter(f"no staff user has the email {email}", param_hint="EMAIL")
+    return user
+
+
+@main.group("clients")
+def clients_group() -> None:
+    """Act on clients."""
+
+
+@clients_group.command("erase")
+@click.argument("client_id", type=int)
+@click.pass_obj
+def clients_erase(runtime: Runtime, client_id: int) -> None:
+    """Erase a client's personal data everywhere (GDPR Art. 17); issued invoices keep theirs."""
+    from backoffice.models import Client
+    from backoffice.services import clients
+
+    _erase(runtime, Client, client_id, lambda s, c: clients.erase(
+        s, client=c, now=datetime.now(), config=runtime.config))
+
+
+@main.group("professionals")
+def professionals_group() -> None:
+    """Act on professionals."""
+
+
+@professionals_group.command("erase")
+@click.argument("professional_id", type=int)
+@click.pass_obj
+def professionals_erase(runtime: Runtime, professional_id: int) -> None:
+    """Erase a professional's personal data and documents everywhere (GDPR Art. 17)."""
+    from backoffice.models import Professional
+    from backoffice.services import professionals
+
+    _erase(runtime, Professional, professional_id, lambda s, p: professionals.erase(
+        s, professional=p, now=datetime.now(), config=runtime.config))
+
+
+def _erase(runtime: Runtime, model, record_id: int, erase) -> None:
+    kind = model.__tablename__
+    try:
+        with runtime.session(f"cli:{kind}-erase") as session:
+            record = session.get(model, record_id)
+            if record is None:
+                raise click.BadParameter(f"no {kind} has id {record_id}", param_hint="ID")
+            fields = erase(session, record)
+    except ValueError as exc:  # a refusal: nothing was written
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Erased {kind} {record_id}: {', '.join(fields) or 'nothing left to erase'}.")
+
+
 @main.command("seed")
 @click.option("--clients", default=400, show_default=True)
 @click.option("--professionals", default=60, show_default=True)
@@ -115,6 +242,7 @@ def users_create(email, name, roles, password, locale) -> None:
 @click.option("--seed", "seed_value", default=7, show_default=True)
 def seed_command(clients, professionals, requests, days, seed_value) -> None:
     """Insert realistic Valencia data (for demos and benchmarks)."""
+    from backoffice import audit
     from backoffice.db import db
     from backoffice.seed import seed
 
@@ -180,16 +308,6 @@ def _redact(url: str) -> str:
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
 
-
-def _register_domain_commands() -> None:
-    for module_name in ("assignment.commands", "assignment.plan_commands", "vetting.commands",
-                        "billing.commands"):
-        if module := optional_module(module_name):
-            for command in getattr(module, "COMMANDS", ()):
-                main.add_command(command)
-
-
-_register_domain_commands()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from backoffice import auth, guards, redirects
+from backoffice import audit, auth, guards, redirects
 from backoffice.admin.forms import role_label
 from backoffice.admin.menu import cached_part
 from backoffice.admin.urls import fixed_url, query_string, static_url
@@ -66,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["ADMIN_TRANSLATIONS"] = compiled_admin_translations(Path(app.instance_path))
 
     db.init_app(app)
+    audit.install()  # the one session hook: every flush leaves its audit rows
     # No async engines here: drop the extension's async teardown, which would need an event
     # loop of its own (and clashes with one already running, as in Playwright-driven tests).
     app.teardown_appcontext_funcs[:] = [

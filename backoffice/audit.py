@@ -47,7 +47,8 @@ def acting_as(actor: Actor):
         _current_actor.reset(token)
 
 
-def _plain(value):
+def plain(value):
+    """Return a value as the audit trail writes it: enums by value, moments in ISO format."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date | time):
@@ -55,7 +56,7 @@ def _plain(value):
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, list | tuple | set):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "__table__"):
         return str(inspect(value).identity[0]) if inspect(value).identity else str(value)
     return value
@@ -67,7 +68,9 @@ def _entity_id(obj) -> str | None:
     return None if any(k is None for k in key) else ",".join(str(k) for k in key)
 
 
-def _row(action: str, entity: str, entity_id, changes, note=None, actor: Actor | None = None):
+def row(action: str, entity: str, entity_id, changes, note=None,
+        actor: Actor | None = None) -> dict:
+    """Return an audit row as a plain dict, for writers that insert many rows at once."""
     actor = actor or current_actor()
     return {
         "at": utcnow(),
@@ -92,16 +95,16 @@ def _changes(obj, *, new: bool, deleted: bool) -> dict:
         if deleted:
             value = state.attrs[key].loaded_value
             if value is not None and value is not sa.util.symbol("NO_VALUE"):
-                out[key] = [_plain(value), None]
+                out[key] = [plain(value), None]
         elif new:
             value = getattr(obj, key)
             if value is not None:
-                out[key] = [None, _plain(value)]
+                out[key] = [None, plain(value)]
         elif hist.has_changes():
             old = hist.deleted[0] if hist.deleted else None
             newv = hist.added[0] if hist.added else None
             if old != newv:
-                out[key] = [_plain(old), _plain(newv)]
+                out[key] = [plain(old), plain(newv)]
     for rel in state.mapper.relationships:
         if rel.secondary is None or deleted:
             continue
@@ -129,22 +132,20 @@ def _collect(session: Session) -> list[dict]:
     return rows
 
 
-@event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, _ctx, _instances):
-    # Collected before the flush (history is intact), written after it (new rows have ids).
-    session.info.setdefault("_audit_pending", []).extend(_collect(session))
+def install(session_class=Session) -> None:
+    """Audit every flush of sessions of session_class: called once by create_app (which the CLI
+    and the scheduler build too), never at import."""
+    if not event.contains(session_class, "after_flush", _after_flush):
+        event.listen(session_class, "after_flush", _after_flush)
 
 
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _ctx):
-    pending = session.info.pop("_audit_pending", [])
-    if not pending:
-        return
-    rows = [
-        _row(p["action"], p["obj"].__tablename__, _entity_id(p["obj"]), p["changes"])
-        for p in pending
-    ]
-    session.connection().execute(sa.insert(AuditEvent.__table__), rows)
+def _after_flush(session: Session, _ctx) -> None:
+    # After the flush the new rows have their ids, and until its end the session still lists
+    # what it wrote with each attribute's history: one pass, nothing handed between events.
+    rows = [row(p["action"], p["obj"].__tablename__, _entity_id(p["obj"]), p["changes"])
+            for p in _collect(session)]
+    if rows:
+        session.connection().execute(sa.insert(AuditEvent.__table__), rows)
 
 
 def record(
@@ -159,7 +160,7 @@ def record(
 ) -> None:
     """Write an explicit audit row (a transition, a bulk action, a download, a login)."""
     session.connection().execute(
-        sa.insert(AuditEvent.__table__), [_row(action, entity, entity_id, changes, note, actor)]
+        sa.insert(AuditEvent.__table__), [row(action, entity, entity_id, changes, note, actor)]
     )
 
 

@@ -8,10 +8,11 @@ from sqlalchemy.orm import Session
 from backoffice.i18n import LANGUAGE_NAMES, for_team
 from backoffice.models import Client, ClientStatus, Task
 from backoffice.services import clients as client_service
-from billing import policy, service
+from billing import policy, service, workflow
 from billing.gateway import NOT_CHARGED, SUCCEEDED, ChargeResult
 from billing.models import CHASEABLE, Invoice, InvoiceStatus, PaymentAttempt
 from billing.service import money
+from billing.timeline import to_utc
 
 __all__ = ["money", "complete_step", "record_lost_answer", "create_call_task"]
 
@@ -23,13 +24,13 @@ def complete_step(batch, inv, step: policy.Step, *, charge: ChargeResult | None,
     """Record the charge's answer, then mail, call, hold or close as the step says.
 
     inv is a pass's plain invoice row and batch the pass's batch (billing.batch): the changes
-    are written with the batch's other invoices.
+    and timeline entries are written with the batch's other invoices.
     """
-    session, now, day = batch.session, batch.now, step.day
+    session, now, day, events = batch.session, batch.now, step.day, batch.events
     if charge is not None:
         if charge.status == SUCCEEDED:
-            service.log(session, inv, "attempt", day=day, amount_cents=amount_cents, at=now,
-                        detail=f"succeeded ({charge.payment_intent_id})")
+            batch.log(inv, "attempt", day=day, amount_cents=amount_cents,
+                      detail=f"succeeded ({charge.payment_intent_id})")
             if inv.status == InvoiceStatus.IN_DUNNING:
                 inv.dunning_day = day
             record_card_payment(batch, inv, charge, amount_cents=amount_cents or 0)
@@ -38,17 +39,16 @@ def complete_step(batch, inv, step: policy.Step, *, charge: ChargeResult | None,
         inv.last_decline_code = code
         if policy.is_hard_decline(code):
             inv.hard_declined = True
-        service.log(session, inv, "attempt", day=day, amount_cents=amount_cents, at=now,
-                    detail=f"failed: {code}"
-                    + (" (hard decline: no more retries)" if inv.hard_declined else ""))
+        batch.log(inv, "attempt", day=day, amount_cents=amount_cents,
+                  detail=f"failed: {code}"
+                  + (" (hard decline: no more retries)" if inv.hard_declined else ""))
     elif note:
-        service.log(session, inv, "retry_skipped", day=day, at=now, detail=note)
+        batch.log(inv, "retry_skipped", day=day, detail=note)
     if inv.due_cents == 0 or inv.status not in CHASEABLE:
         return  # paid by transfer or paused while Stripe answered
     if inv.status == InvoiceStatus.OPEN:
-        inv.status = InvoiceStatus.IN_DUNNING
-        inv.entered_dunning_cents = inv.due_cents
-        service.log(session, inv, "status", day=day, at=now, detail="open → in_dunning")
+        workflow.transition(session, invoice=inv, to=InvoiceStatus.IN_DUNNING, day=day, at=now,
+                            events=events)
     inv.dunning_day = day
     template = step.mail_template
     if inv.hard_declined and (step.retry or template in CARD_MAILS):
@@ -56,16 +56,16 @@ def complete_step(batch, inv, step: policy.Step, *, charge: ChargeResult | None,
     if template:
         send_mail(batch, inv, template=template, day=day)
     if step.call_task:
-        create_call_task(session, inv, session.get(Client, inv.client_id), now=now)
+        create_call_task(session, inv, session.get(Client, inv.client_id), now=now,
+                         events=events)
     if step.hold_bookings:
         client = session.get(Client, inv.client_id)
         if client.status == ClientStatus.ACTIVE:
             client_service.set_status(session, client=client, status=ClientStatus.BLOCKED)
-            service.log(session, inv, "hold", day=day, at=now, detail="new bookings held")
+            batch.log(inv, "hold", day=day, detail="new bookings held")
     if step.close_uncollectible:
-        inv.status = InvoiceStatus.UNCOLLECTIBLE
-        service.log(session, inv, "status", day=day, at=now,
-                    detail="in_dunning → uncollectible; write-off needs two finance users")
+        workflow.transition(session, invoice=inv, to=InvoiceStatus.UNCOLLECTIBLE, day=day,
+                            at=now, reason="write-off needs two finance users", events=events)
 
 
 def record_card_payment(batch, inv, charge: ChargeResult, *, amount_cents: int) -> None:
@@ -75,7 +75,7 @@ def record_card_payment(batch, inv, charge: ChargeResult, *, amount_cents: int) 
         return
     batch.add_payment(service.apply_payment(
         batch.session, inv, amount_cents=amount_cents, method="card", reference=ref,
-        received_on=batch.now.date(), at=batch.now))
+        received_on=batch.now.date(), at=batch.now, events=batch.events))
 
 
 def record_lost_answer(batch, inv, day: int, charge: ChargeResult, *, amount_cents: int) -> None:
@@ -85,25 +85,22 @@ def record_lost_answer(batch, inv, day: int, charge: ChargeResult, *, amount_cen
     invoice paid twice shows the overpayment, with a task for finance to refund it.
     """
     if charge.status == SUCCEEDED:
-        service.log(batch.session, inv, "attempt", day=day, amount_cents=amount_cents,
-                    at=batch.now,
-                    detail=f"answer looked up: succeeded ({charge.payment_intent_id})")
+        batch.log(inv, "attempt", day=day, amount_cents=amount_cents,
+                  detail=f"answer looked up: succeeded ({charge.payment_intent_id})")
         record_card_payment(batch, inv, charge, amount_cents=amount_cents)
         return
     if charge.decline_code == NOT_CHARGED:
         detail = "answer looked up: never charged; the invoice was settled another way"
     else:
         detail = f"answer looked up: failed: {charge.decline_code or 'declined'}"
-    service.log(batch.session, inv, "attempt", day=day, amount_cents=amount_cents, at=batch.now,
-                detail=detail)
+    batch.log(inv, "attempt", day=day, amount_cents=amount_cents, detail=detail)
 
 
 def send_mail(batch, inv, *, template: str, day: int) -> None:
     """Queue a dunning mail once per invoice and step, in the client's language."""
     client = inv.client
     if not client.email:
-        service.log(batch.session, inv, "mail_skipped", day=day, at=batch.now,
-                    detail="client has no email")
+        batch.log(inv, "mail_skipped", day=day, detail="client has no email")
         return
     batch.mail(inv, template=template, day=day, context={
         "client_name": client.name, "invoice_code": inv.code,
@@ -114,7 +111,8 @@ def send_mail(batch, inv, *, template: str, day: int) -> None:
     })
 
 
-def create_call_task(session: Session, inv: Invoice, client: Client, *, now: datetime) -> None:
+def create_call_task(session: Session, inv: Invoice, client: Client, *, now: datetime,
+                     events: list[dict] | None = None) -> None:
     """Put the client on the ops agents' outbound call list, with history and a script."""
     key = f"dunning-call:inv{inv.id}"
     if session.scalar(sa.select(Task.id).where(Task.dedup_key == key)):
@@ -158,6 +156,6 @@ def create_call_task(session: Session, inv: Invoice, client: Client, *, now: dat
                                     name=client.name, invoice=inv.code,
                                     amount=money(inv.due_cents)),
                      details=details, entity="billing_invoice", entity_id=str(inv.id),
-                     dedup_key=key, due_at=service.to_utc(now)))
+                     dedup_key=key, due_at=to_utc(now)))
     service.log(session, inv, "call_task", day=policy.days_overdue(inv.due_on, now.date()),
-                at=now, detail="outbound call for an ops agent")
+                at=now, detail="outbound call for an ops agent", events=events)

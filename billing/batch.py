@@ -4,9 +4,10 @@ A pass over 10,000 invoices cannot afford an ORM object, a unit-of-work flush an
 per invoice. Here an invoice is a plain row that the dunning rules (actions.complete_step,
 service.apply_payment) read and change as they would an Invoice, and a batch's changes reach the
 database in one statement per table, with the audit rows the ORM would have written for them.
+A row's status moves only through workflow.transition, which checks the move against the same
+table as for an Invoice and logs it in the batch's list of timeline entries (events).
 """
 
-import enum
 from collections.abc import Iterator
 from datetime import date, datetime
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from backoffice import audit, mail
 from backoffice.db import is_postgres, utcnow
 from backoffice.models import AuditEvent, Client, OutboxMessage
-from billing import service
+from billing import timeline
 from billing.bulk import write_many
 from billing.models import (
     CHASEABLE,
@@ -118,6 +119,13 @@ class Batch:
         self.payments: list[dict] = []
         self.mails: list[tuple[InvoiceRow, str, int, dict, str]] = []
         self.seen_references: set[str] = set()
+        self.events: list[dict] = []  # timeline entries, written with the batch
+
+    def log(self, inv: InvoiceRow, kind: str, *, day: int | None = None,
+            amount_cents: int | None = None, detail: str | None = None) -> None:
+        """Add an entry to an invoice's timeline at the pass's moment, written with the batch."""
+        timeline.log(self.session, inv, kind, day=day, amount_cents=amount_cents, detail=detail,
+                     at=self.now, events=self.events)
 
     def add_run(self, invoice_id: int, day: int, state: str) -> None:
         done = state != "charging"
@@ -164,7 +172,7 @@ class Batch:
         self._write_mails(conn)
         if audit_rows:
             write_many(conn, AUDIT, audit_rows)
-        service.write_log(self.session)
+        timeline.write(self.session, self.events)
         self.session.flush()  # what the rare steps did through the ORM: tasks, holds
         self._forget()
 
@@ -176,8 +184,8 @@ class Batch:
                 continue
             rows.append({"k_id": inv.id, "updated_at": now,
                          **{k: getattr(inv, k) for k in TRACKED}})
-            audit_rows.append(_audit_row("update", "billing_invoice", inv.id, {
-                k: [_plain(old), _plain(new)] for k, (old, new) in changes.items()}))
+            audit_rows.append(audit.row("update", "billing_invoice", inv.id, {
+                k: [audit.plain(old), audit.plain(new)] for k, (old, new) in changes.items()}))
         if rows:
             write_many(conn, INVOICE, rows, keys=("id",))
         return audit_rows
@@ -186,8 +194,8 @@ class Batch:
         if not self.payments:
             return []
         ids = write_many(conn, PAYMENT, self.payments, returning=True)
-        return [_audit_row("create", "billing_payment", pid, {
-            k: [None, _plain(v)] for k, v in {"id": pid, **row}.items()
+        return [audit.row("create", "billing_payment", pid, {
+            k: [None, audit.plain(v)] for k, v in {"id": pid, **row}.items()
             if v is not None and k not in audit.IGNORED_FIELDS})
             for pid, row in zip(ids, self.payments, strict=True)]
 
@@ -208,8 +216,7 @@ class Batch:
                          "template": f"billing/{template}", "entity": "billing_invoice",
                          "entity_id": str(inv.id), "dedup_key": key, "created_at": utcnow(),
                          "attempts": 0})
-            service.log(self.session, inv, "mail", day=day, at=self.now,
-                        detail=f"{template} to {inv.client.email}")
+            self.log(inv, "mail", day=day, detail=f"{template} to {inv.client.email}")
         if rows:
             write_many(conn, OUTBOX, rows)
 
@@ -226,18 +233,3 @@ class Batch:
                 continue
             if hit:
                 self.session.expire(obj)
-
-
-def _audit_row(action: str, entity: str, entity_id: int, changes: dict) -> dict:
-    actor = audit.current_actor()
-    return {"at": utcnow(), "actor_id": actor.id, "actor": actor.label, "entity": entity,
-            "entity_id": str(entity_id), "action": action, "changes": changes, "note": None}
-
-
-def _plain(value):
-    """Write a value as the audit trail does: enums by value, dates in ISO format."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, date):
-        return value.isoformat()
-    return value

@@ -187,8 +187,7 @@ def _prepare(session: Session, rows: list[InvoiceRow], *, steps, now: datetime,
         result.steps += 1
         for day in due.skipped:
             batch.add_run(inv.id, day, "skipped")
-            service.log(session, inv, "step_skipped", day=day, at=now,
-                        detail="missed while dunning was not running")
+            batch.log(inv, "step_skipped", day=day, detail="missed while dunning was not running")
         step = due.step
         customer = inv.client.stripe_customer_id
         if not (step.retry and not inv.hard_declined and customer and inv.client.payment_method):
@@ -282,8 +281,8 @@ def _record_one(batch: Batch, c: _Charge, outcome: ChargeResult, by_day: dict, *
                      done_at=now if done else None)
     if not done:
         result.errors += 1
-        service.log(batch.session, inv, "attempt_error", day=c.day, amount_cents=c.amount_cents,
-                    at=batch.now, detail=f"{outcome.message}; retried on the next pass")
+        batch.log(inv, "attempt_error", day=c.day, amount_cents=c.amount_cents,
+                  detail=f"{outcome.message}; retried on the next pass")
         return
     result.paid += outcome.status == SUCCEEDED
     result.failed += outcome.status != SUCCEEDED

@@ -1,19 +1,16 @@
 """Invoice operations finance and webhooks perform: payments, refunds, pauses, write-offs."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.db import utcnow
 from backoffice.i18n import Refusal, for_team
-from backoffice.models import Client, ClientStatus, StaffUser, Task, TaskStatus
-from backoffice.services import clients as client_service
-from billing.bulk import write_many
+from backoffice.models import StaffUser, Task, TaskStatus
+from billing import workflow
 from billing.models import (
-    CHASEABLE,
     AttemptStatus,
     Invoice,
     InvoiceEvent,
@@ -22,54 +19,8 @@ from billing.models import (
     PaymentAttempt,
     WriteOff,
 )
-
-OPEN_STATES = (*CHASEABLE, InvoiceStatus.PAUSED, InvoiceStatus.UNCOLLECTIBLE)
-OVERPAYMENT_TASK = "billing_refund_overpayment"
-
-
-def log(session: Session, invoice: Invoice, kind: str, *, day: int | None = None,
-        amount_cents: int | None = None, detail: str | None = None,
-        at: datetime | None = None) -> None:
-    """Add an entry to the invoice's timeline (written with the next flush or commit).
-
-    at is a local wall-clock moment, like a dunning pass's now; it is stored in UTC.
-    """
-    # Plain rows, inserted together: a pass writes thousands and ORM objects cost a third
-    # of its CPU.
-    session.info.setdefault(_EVENTS, []).append({
-        "invoice_id": invoice.id, "kind": kind, "day": day, "amount_cents": amount_cents,
-        "detail": detail, "at": to_utc(at) if at else utcnow(),
-        "actor": audit.current_actor().label})
-
-
-_EVENTS = "billing_invoice_events"
-
-
-def to_utc(moment: datetime) -> datetime:
-    """Return a moment as the naive UTC stored in every column (naive means the system clock's)."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def write_log(session: Session) -> None:
-    """Insert the timeline entries waiting in this session, in one statement."""
-    rows = session.info.pop(_EVENTS, None)
-    if rows:
-        write_many(session.connection(), InvoiceEvent.__table__, rows)
-
-
-@event.listens_for(Session, "after_flush")
-def _write_log_after_flush(session: Session, _ctx) -> None:
-    write_log(session)
-
-
-@event.listens_for(Session, "before_commit")
-def _write_log_before_commit(session: Session) -> None:
-    write_log(session)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_log(session: Session) -> None:
-    session.info.pop(_EVENTS, None)
+from billing.timeline import entries, log
+from billing.workflow import OVERPAYMENT_TASK
 
 
 def money(cents: int, currency: str = "eur") -> str:
@@ -102,10 +53,11 @@ def record_payment(session: Session, *, invoice: Invoice, amount_cents: int, met
 
 def apply_payment(session: Session, invoice, *, amount_cents: int, method: str,
                   reference: str | None, received_on: date, entered_by_id: int | None = None,
-                  at: datetime | None = None) -> dict:
+                  at: datetime | None = None, events: list[dict] | None = None) -> dict:
     """Add money received to an invoice (ORM or a pass's plain row); return the payment row.
 
-    The caller inserts the row: the ORM path as a Payment, a dunning pass with its batch.
+    The caller inserts the row: the ORM path as a Payment, a dunning pass with its batch,
+    which also passes its list of timeline rows (events).
     """
     row = {"invoice_id": invoice.id, "method": method, "amount_cents": amount_cents,
            "reference": reference, "received_on": received_on,
@@ -113,10 +65,10 @@ def apply_payment(session: Session, invoice, *, amount_cents: int, method: str,
            "created_at": utcnow()}
     invoice.paid_cents += amount_cents
     log(session, invoice, "payment", amount_cents=amount_cents, at=at,
-        detail=f"{method} {reference or ''}".strip())
-    settle(session, invoice, at=at)
+        detail=f"{method} {reference or ''}".strip(), events=events)
+    settle(session, invoice, at=at, events=events)
     if invoice.overpaid_cents:
-        _flag_overpayment(session, invoice, reference=reference, at=at)
+        _flag_overpayment(session, invoice, reference=reference, at=at, events=events)
     return row
 
 
@@ -132,10 +84,10 @@ def _note_unanswered_charge(session: Session, invoice) -> None:
 
 
 def _flag_overpayment(session: Session, invoice, *, reference: str | None,
-                      at: datetime | None) -> None:
+                      at: datetime | None, events: list[dict] | None) -> None:
     """Show money received twice and give finance a task to give it back."""
     extra = invoice.overpaid_cents
-    log(session, invoice, "overpaid", amount_cents=extra, at=at,
+    log(session, invoice, "overpaid", amount_cents=extra, at=at, events=events,
         detail=f"received {money(extra)} more than the total: finance refunds it to the client")
     task = session.scalar(sa.select(Task).where(
         Task.entity == "billing_invoice", Task.entity_id == str(invoice.id),
@@ -166,33 +118,12 @@ def close_overpayment_task(session: Session, invoice) -> None:
     )
 
 
-def settle(session: Session, invoice, at: datetime | None = None) -> None:
-    """Close an invoice with nothing left due; stop the chase and lift a hold it caused."""
+def settle(session: Session, invoice, at: datetime | None = None, *,
+           events: list[dict] | None = None) -> None:
+    """Close an invoice with nothing left due as paid (the workflow stops its chase)."""
     if invoice.due_cents > 0 or invoice.status == InvoiceStatus.PAID:
         return
-    old = invoice.status
-    invoice.status = InvoiceStatus.PAID
-    invoice.closed_at = utcnow()
-    invoice.paused_until = None
-    log(session, invoice, "status", detail=f"{old.value} → paid", at=at)
-    if invoice.entered_dunning_cents is None:
-        return  # never chased: no call task was made and no hold was put
-    session.execute(
-        sa.update(Task)
-        .where(Task.entity == "billing_invoice", Task.entity_id == str(invoice.id),
-               Task.status == TaskStatus.OPEN, Task.kind != OVERPAYMENT_TASK)
-        .values(status=TaskStatus.CANCELLED, outcome="invoice paid", done_at=utcnow())
-    )
-    client = session.get(Client, invoice.client_id)
-    if client is not None and client.status == ClientStatus.BLOCKED:
-        held = session.scalar(
-            sa.select(sa.func.count()).where(
-                Invoice.client_id == client.id, Invoice.id != invoice.id,
-                Invoice.status == InvoiceStatus.UNCOLLECTIBLE)
-        )
-        if not held:
-            client_service.set_status(session, client=client, status=ClientStatus.ACTIVE)
-            log(session, invoice, "hold_lifted", detail="client can book again", at=at)
+    workflow.transition(session, invoice=invoice, to=InvoiceStatus.PAID, at=at, events=events)
 
 
 def pause(session: Session, *, invoice: Invoice, kind: str, reason: str,
@@ -204,13 +135,16 @@ def pause(session: Session, *, invoice: Invoice, kind: str, reason: str,
         raise ValueError("reason: say why dunning is paused")
     if kind == "promise" and until is None:
         raise ValueError("until: a promise to pay needs the date promised")
-    if invoice.status not in (*CHASEABLE, InvoiceStatus.PAUSED):
+    paused = invoice.status == InvoiceStatus.PAUSED
+    if not paused and not workflow.is_legal(invoice.status, InvoiceStatus.PAUSED):
         raise Refusal("status: a %(status)s invoice cannot be paused", status=invoice.status)
-    invoice.status = InvoiceStatus.PAUSED
     invoice.paused_until = until
     invoice.pause_reason = f"{kind}: {reason.strip()}"[:255]
-    log(session, invoice, "pause", detail=f"{invoice.pause_reason}"
-        + (f" (until {until.isoformat()})" if until else ""))
+    detail = invoice.pause_reason + (f" (until {until.isoformat()})" if until else "")
+    if paused:  # new terms for a pause already running: the status stays
+        log(session, invoice, "pause", detail=detail)
+    else:
+        workflow.transition(session, invoice=invoice, to=InvoiceStatus.PAUSED, reason=detail)
     session.flush()
     return invoice
 
@@ -219,12 +153,11 @@ def resume(session: Session, *, invoice: Invoice, note: str = "resumed") -> Invo
     """End a pause: the invoice goes back to dunning."""
     if invoice.status != InvoiceStatus.PAUSED:
         raise ValueError("status: only a paused invoice can be resumed")
-    invoice.status = (InvoiceStatus.IN_DUNNING if invoice.dunning_day is not None
-                      else InvoiceStatus.OPEN)
     invoice.paused_until = None
     invoice.pause_reason = None
-    log(session, invoice, "resume", detail=note)
-    session.flush()
+    workflow.transition(session, invoice=invoice, reason=note,
+                        to=(InvoiceStatus.IN_DUNNING if invoice.dunning_day is not None
+                            else InvoiceStatus.OPEN))
     return invoice
 
 
@@ -245,7 +178,7 @@ def propose_write_off(session: Session, *, invoice: Invoice, user: StaffUser,
     """Propose writing off what an invoice still owes; another finance user must approve."""
     if not user.has_role("finance", "admin"):
         raise ValueError("user: only finance may propose a write-off")
-    if invoice.status not in OPEN_STATES or invoice.due_cents == 0:
+    if not workflow.is_legal(invoice.status, InvoiceStatus.WRITTEN_OFF) or not invoice.due_cents:
         raise Refusal("status: a %(status)s invoice has nothing to write off",
                       status=invoice.status)
     if not reason or not reason.strip():
@@ -277,10 +210,8 @@ def approve_write_off(session: Session, *, invoice: Invoice, user: StaffUser) ->
     wo.approved_by_id, wo.approved_at = user.id, utcnow()
     wo.amount_cents = invoice.due_cents
     old = invoice.status
-    invoice.status = InvoiceStatus.WRITTEN_OFF
-    invoice.closed_at = utcnow()
-    log(session, invoice, "written_off", amount_cents=wo.amount_cents,
-        detail=f"approved by {user.email}")
+    workflow.transition(session, invoice=invoice, to=InvoiceStatus.WRITTEN_OFF,
+                        amount_cents=wo.amount_cents, reason=f"approved by {user.email}")
     audit.record(session, action="write_off", entity="billing_invoice", entity_id=invoice.id,
                  changes={"status": [old.value, "written_off"], "amount_cents": wo.amount_cents})
     session.flush()
@@ -289,8 +220,4 @@ def approve_write_off(session: Session, *, invoice: Invoice, user: StaffUser) ->
 
 def timeline(session: Session, invoice: Invoice) -> list[InvoiceEvent]:
     """Return the invoice's events in the order they happened."""
-    write_log(session)
-    return list(session.scalars(
-        sa.select(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id)
-        .order_by(InvoiceEvent.id)
-    ))
+    return entries(session, invoice)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backoffice.db import utcnow
 from backoffice.models import Client
-from billing import refunds, service
+from billing import refunds, service, workflow
 from billing.models import (
     AttemptStatus,
     Invoice,
@@ -199,8 +199,8 @@ def on_charge_refunded(session: Session, obj: dict, event: dict) -> str:
 
 def on_dispute_created(session: Session, obj: dict, event: dict) -> str:
     inv = _invoice_of(session, {}, intent=obj.get("payment_intent"))
-    if inv is None or inv.status not in (InvoiceStatus.OPEN, InvoiceStatus.IN_DUNNING):
-        return "nothing to pause"
+    if inv is None or not workflow.is_legal(inv.status, InvoiceStatus.PAUSED):
+        return "nothing to pause"  # closed, or paused already (by finance or an earlier dispute)
     service.pause(session, invoice=inv, kind="dispute",
                   reason=f"Stripe dispute {obj['id']}: {obj.get('reason') or ''}", until=None)
     return "dunning paused"

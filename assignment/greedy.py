@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from assignment._data import Data, week_of
 from assignment._schedule import Schedule
-from assignment.problem import Plan, Problem
 
 CANDIDATES = 16  # nearest able professionals the engine considers per request
 
@@ -95,14 +92,3 @@ def insert_anywhere(sched: Schedule) -> None:
     data = sched.data
     for r in sorted(sched.unassigned(), key=lambda r: -data.prio[r]):
         place(sched, r, [p for p in data.skilled_by_distance(r) if data.allowed(r, p)])
-
-
-def greedy(problem: Problem, *, k: int = CANDIDATES) -> Plan:
-    """Return the greedy plan: current plan kept where it fits, then cheapest insertions."""
-    from assignment._finish import finish
-
-    t0 = time.monotonic()
-    data = Data(problem)
-    sched = from_current(data)
-    fill(sched, k=k)
-    return finish(sched, status="greedy", started=t0, eject=False)

@@ -17,7 +17,7 @@ from assignment._finish import EXPLAIN_S, finish
 from assignment._lns import cover_leftovers, improve_travel
 from assignment._model import improve
 from assignment._search import relocate
-from assignment.greedy import CANDIDATES, fill, from_current, greedy, insert_anywhere, place
+from assignment.greedy import CANDIDATES, fill, from_current, insert_anywhere, place
 from assignment.problem import Plan, Problem
 from assignment.validate import check
 
@@ -168,3 +168,11 @@ def repair(
             )
     plan = finish(sched, status="repaired", started=started, eject=False)
     return _checked(problem, plan, lambda: _fallback(problem, started))
+
+
+def greedy(problem: Problem, *, k: int = CANDIDATES) -> Plan:
+    """Return the greedy plan: current plan kept where it fits, then cheapest insertions."""
+    t0 = time.monotonic()
+    sched = from_current(Data(problem))
+    fill(sched, k=k)
+    return finish(sched, status="greedy", started=t0, eject=False)

@@ -87,9 +87,8 @@ def planted_day(data, minute: int):
 
 def worker(scenario: str, method: str, seed: int) -> dict:
     """Generate one instance, run one method on it, and return its figures."""
-    from assignment.greedy import greedy
     from assignment.planted import planted_instance
-    from assignment.solver import repair, solve
+    from assignment.solver import greedy, repair, solve
     from assignment.validate import check
 
     size = "large" if scenario == "sick" else scenario

@@ -4,10 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from assignment.greedy import greedy
 from assignment.planted import planted_instance
 from assignment.problem import Assignment
-from assignment.solver import repair, solve
+from assignment.solver import greedy, repair, solve
 from assignment.validate import check
 from tests.assignment import at, pro, problem, req, when
 

@@ -9,6 +9,7 @@ from backoffice.admin.billing_pages import (
     ReportView,
     home_figures,
 )
+from backoffice.admin.fastlist import FastListView
 from backoffice.db import db
 from billing import web
 from billing.actions import money
@@ -33,7 +34,7 @@ class ReadOnlyFinanceView(SecureModelView):
         return money(cents or 0)
 
 
-class InvoiceView(InvoicePageMixin, ReadOnlyFinanceView):
+class InvoiceView(FastListView, InvoicePageMixin, ReadOnlyFinanceView):
     column_list = ("code", "client", "issued_on", "due_on", "total_cents", "due_cents",
                    "status", "dunning_day", "last_decline_code")
     column_sortable_list = ("issued_on", "due_on", "total_cents", "status", "dunning_day")

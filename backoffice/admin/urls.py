@@ -1,4 +1,5 @@
-"""Panel URLs that never change within a process, built once instead of by url_for on every page.
+"""Panel URLs that never change within a process, built once instead of by url_for on every page,
+and the record id a URL names.
 
 url_for walks werkzeug's URL map each time; a page asked for some fifty, most of them the same
 few paths (the list, static files, the user menu) with only the query string changing.
@@ -36,3 +37,12 @@ def static_url(filename: str, v: str | None = None) -> str:
 def endpoint_url(view, endpoint: str) -> str:
     """Return the path of one of a panel view's endpoints (".index_view", ".details_view")."""
     return fixed_url(view.endpoint + endpoint)
+
+
+def parse_id(value) -> int | None:
+    """Return a record id from a URL argument, or None when it is not one."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if 0 < number < 2**63 else None

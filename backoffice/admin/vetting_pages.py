@@ -10,7 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from backoffice import audit
 from backoffice.admin.base import SecureView, commit_or_flash, refusal
-from backoffice.admin.record_page import parse_id
+from backoffice.admin.urls import parse_id
 from backoffice.admin.validators import form_date
 from backoffice.db import db
 from backoffice.models import SKILLS, Professional, StaffUser

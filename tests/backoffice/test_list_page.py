@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from flask import url_for
 
-from backoffice.admin.list_page import ListUrls, pager_pages
+from backoffice.admin.fastlist.page import ListUrls, pager_pages
 from backoffice.models import RequestStatus
 from tests.conftest import PASSWORD, csrf_from
 
@@ -215,7 +215,7 @@ def test_label_columns_are_all_a_name_needs(session, factories, make_user):
     import sqlalchemy as sa
     from sqlalchemy.orm import load_only
 
-    from backoffice.admin.record_page import label_columns
+    from backoffice.admin.fastlist.rows import label_columns
     from backoffice.db import Base
 
     made = {"Client": factories.client(name="Marta Soler"),
@@ -298,3 +298,80 @@ def test_plain_record_page_shows_what_the_model_shows(app, client, logged_in, fa
     assert ">create<" in history
     if endpoint == "service_request":
         assert plain.count("Nieves &lt;i&gt;Pardo&lt;/i&gt;") == 2
+
+
+# --- plain views: Flask-Admin's own pages keep what the panel relies on ---------------------
+
+def test_no_list_of_the_panel_carries_an_inline_handler(app, client, logged_in, factories):
+    """The Content-Security-Policy refuses inline handlers: every list, fast or plain, asks
+    panel.js through data- attributes (the bulk actions, the delete confirmation)."""
+    factories.request(professional=factories.professional())
+    logged_in("admin")
+    lists = sorted({rule.rule for rule in app.url_map.iter_rules()
+                    if rule.endpoint.endswith(".index_view") and rule.rule.count("/") == 3})
+    pages = {url: client.get(url).get_data(as_text=True) for url in lists}
+    assert {url for url, page in pages.items() if re.search(r"\son[a-z]+=", page)} == set()
+    page = pages["/admin/professional/"]
+    assert 'data-model-action="suspend"' in page
+    assert re.search(r'<button data-confirm="Are you sure you want to delete this record\?"',
+                     page)
+    assert re.findall(r'<a href="#" class="dropdown-item filter">([^<]*)<', page)
+
+
+def test_a_page_beyond_the_last_of_a_plain_list_shows_the_last_page(client, logged_in,
+                                                                    factories):
+    made = [factories.professional(name=f"Pro Beyond {i}") for i in range(25)]
+    logged_in("ops_agent")
+    page = client.get("/admin/professional/?search=Beyond&page=99999999999999999999"
+                      "&page_size=20").get_data(as_text=True)
+    shown = set(map(int, re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', page)))
+    oldest_first = sorted(p.id for p in made)
+    assert shown == set(oldest_first[:5])  # the list runs newest first: the last page's five
+    assert 'class="page-item active"' in page
+    active = re.search(r'<li class="page-item active">\s*<a class="page-link"[^>]*>(\d+)<', page)
+    assert active.group(1) == "2"
+
+
+def test_a_plain_list_and_record_read_in_the_readers_language(client, make_user, login,
+                                                              factories):
+    pro = factories.professional(name="Rosa Llopis", skills=("ironing",))
+    login(make_user("ops_agent", locale="es"))
+    page = client.get("/admin/professional/?search=Llopis").get_data(as_text=True)
+    row = re.search(rf'value="{pro.id}".*?</tr>', page, re.S).group(0)
+    assert '<td class="col-status">aprobado</td>' in row
+    assert '<td class="col-skills">plancha</td>' in row
+    assert "Añadir filtro" in page and "Con seleccionados" in page
+    groups = json.loads(htmllib.unescape(re.search(
+        r'<div id="filter-groups-data" class="d-none">(.*?)</div>', page).group(1)))
+    assert "Estado" in groups
+    record = client.get(f"/admin/professional/details/?id={pro.id}").get_data(as_text=True)
+    assert "<tr><td><b>Estado</b></td><td>aprobado</td></tr>" in record
+    assert 'class="table table-sm table-striped audit-history"' in record
+
+
+def test_a_plain_export_streams_is_audited_and_opens_safely(app, client, session, logged_in,
+                                                            factories):
+    import csv
+    import inspect
+    import io
+
+    import sqlalchemy as sa
+
+    from backoffice.models import AuditEvent
+
+    factories.professional(name="=HYPERLINK(\"http://evil.example\")")
+    factories.professional(name="Amparo Segura")
+    logged_in("ops_agent")
+    resp = client.get("/admin/professional/export/csv/?search=e")
+    assert resp.is_streamed
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    names = {r["Name"] for r in rows}
+    assert "'=HYPERLINK(\"http://evil.example\")" in names and "Amparo Segura" in names
+    exported = session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "export", AuditEvent.entity == "professional")).all()
+    assert [e.note for e in exported] == ["search=e"]
+    view = next(v for v in app.extensions["admin"][0]._views
+                if getattr(v, "endpoint", None) == "professional")
+    with app.test_request_context("/admin/professional/export/csv/"):
+        _, data = view.get_list(0, None, False, None, None, page_size=0)
+        assert inspect.isgenerator(data)  # read in batches, never held whole

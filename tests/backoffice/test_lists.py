@@ -7,7 +7,7 @@ from datetime import date, time
 
 import pytest
 
-from backoffice.admin import counts, listing
+from backoffice.admin.fastlist import counts, listing
 from backoffice.models import RequestStatus
 
 

@@ -6,55 +6,26 @@ This page keeps its HTML and script; it reads only what it shows and renders the
 Python pass.
 """
 
-from collections import namedtuple
-
 import sqlalchemy as sa
 from flask import flash, redirect, request
 from flask_admin import expose
 from flask_admin.babel import gettext as admin_gettext
+from flask_admin.contrib.sqla import ModelView
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.helpers import get_mdict_item_or_list
 from flask_babel import get_locale
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
 
-from backoffice import audit
-from backoffice.admin.listing import PlainRow, join_related, table_column
-from backoffice.admin.urls import endpoint_url
+from backoffice.admin.fastlist.rows import label_columns, plain_record
+from backoffice.admin.urls import endpoint_url, parse_id
 from backoffice.db import db
-
-HistoryEvent = namedtuple("HistoryEvent", "at actor action changes note")
-
-
-class Label:
-    """A related row on a plain record page, shown by its one label column."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text):
-        self.text = text
-
-    def __str__(self) -> str:
-        return str(self.text)
-
-
-def label_columns(model_class) -> tuple | None:
-    """Return the columns a model's __str__ reads (its __label_columns__), or None for all."""
-    names = getattr(model_class, "__label_columns__", None)
-    return None if names is None else tuple(getattr(model_class, n) for n in names)
-
-
-def parse_id(value) -> int | None:
-    """Return a record id from a URL argument, or None when it is not one."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    return number if 0 < number < 2**63 else None
 
 
 class RecordPageMixin:
     """Serve a record's page from one statement that reads only what the page shows."""
+
+    details_template = "admin/fastlist/details.html"
 
     @expose("/details/")
     def details_view(self):
@@ -95,62 +66,14 @@ class RecordPageMixin:
 
         Only for views that set plain_rows, and only when every field is a column or a
         many-to-one relation whose rows are named by one column."""
-        if not getattr(self, "plain_rows", False):
+        if not self.plain_rows:
             return None
         if "_plain_record_parts" not in self.__dict__:
-            self.__dict__["_plain_record_parts"] = self._build_plain_record()
+            self.__dict__["_plain_record_parts"] = plain_record(self.model,
+                                                                self._details_columns)
         return self.__dict__["_plain_record_parts"]
 
-    def _build_plain_record(self):
-        mapper = sa.inspect(self.model)
-        table = mapper.local_table
-        pk = mapper.primary_key[0]
-        names = [pk.key] + [n for n, _ in self._details_columns if n != pk.key]
-        columns, tables, own, related = [], table, [], []
-        for i, name in enumerate(names):
-            if not isinstance(name, str):
-                return None
-            if name in mapper.column_attrs:
-                column = table_column(mapper.column_attrs[name])
-                if column is None:
-                    return None
-                columns.append(column)
-                own.append((name, i))
-                continue
-            rel = mapper.relationships.get(name)
-            label = label_columns(rel.mapper.class_) if rel is not None else None
-            if rel is None or rel.uselist or label is None or len(label) != 1:
-                return None
-            tables, alias = join_related(tables, rel)
-            columns.append(alias.c[table_column(label[0]).key])
-            related.append((name, i))
-
-        # The record's audit history comes in the same statement, one row per event (the
-        # record's columns repeated): one round trip for the whole page.
-        events = audit.AuditEvent.__table__.alias()
-        history = [events.c.at, events.c.actor, events.c.action, events.c.changes,
-                   events.c.note]
-        tables = tables.outerjoin(events, sa.and_(
-            events.c.entity == table.name,
-            events.c.entity_id == sa.cast(pk, events.c.entity_id.type)))
-        first_event = len(columns)
-
-        def make_row(rows) -> PlainRow:
-            row = rows[0]
-            obj = PlainRow(**{n: row[i] for n, i in own})
-            for n, i in related:
-                setattr(obj, n, None if row[i] is None else Label(row[i]))
-            obj.audit_history = [HistoryEvent(*r[first_event:]) for r in rows
-                                 if r[first_event] is not None]
-            return obj
-
-        stmt = (sa.select(*columns, *history).select_from(tables)
-                .where(pk == sa.bindparam("record_id")).order_by(events.c.id))
-        return stmt, make_row
-
     def _narrows_query(self) -> bool:
-        from flask_admin.contrib.sqla import ModelView
-
         return type(self).get_query is not ModelView.get_query
 
     def _record_loads(self) -> list:

@@ -2,8 +2,8 @@
 
 Flask-Admin renders the tabs, filter menu, sort links, pager and action menu through Jinja
 macros, lazy translations and about fifty url_for calls on every page; on a 2-core machine that
-was most of a list page's time. The page keeps the same HTML, ids and scripts, so Flask-Admin's
-filter and action JavaScript work unchanged.
+was most of a list page's time. The page keeps the HTML, ids and scripts of Flask-Admin's
+admin/model/list.html, so Flask-Admin's filter and action JavaScript work unchanged.
 """
 
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from flask_babel import get_locale, gettext
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
+from backoffice.admin.listing import last_page
 from backoffice.admin.urls import endpoint_url, fixed_url, query_string
 
 
@@ -36,9 +37,9 @@ class Chrome:
 
 
 class ListPageMixin:
-    """Serve a model's list from admin/fast_list.html when the view uses no per-row widgets."""
+    """Serve a model's list from admin/fastlist/list.html when the view uses no per-row widgets."""
 
-    fast_list_template = "admin/fast_list.html"
+    fast_list_template = "admin/fastlist/list.html"
 
     def _fast_list_possible(self) -> bool:
         return not (self.column_editable_list or self.column_extra_row_actions
@@ -56,7 +57,7 @@ class ListPageMixin:
                                     page_size=page_size)
         if not data and view_args.page and count and page_size:
             # A page beyond the last (a stale link, a hand-edited number) shows the last page.
-            view_args.page = max(int(ceil(count / float(page_size))) - 1, 0)
+            view_args.page = last_page(count, page_size)
             count, data = self.get_list(view_args.page, sort[0] if sort else None,
                                         view_args.sort_desc, view_args.search,
                                         view_args.filters, page_size=page_size)

@@ -14,7 +14,6 @@ from assignment.service.bookings import (
     is_double_booking,
     keep,
     pin,
-    professional_unavailable,
     swap,
     unassign,
 )
@@ -74,7 +73,6 @@ __all__ = [
     "latest_run",
     "pin",
     "pro_key",
-    "professional_unavailable",
     "publish",
     "record_coverage",
     "req_key",

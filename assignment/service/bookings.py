@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Session, selectinload
 
 from assignment.service.rows import (
@@ -18,6 +17,7 @@ from assignment.service.rows import (
 from backoffice import audit
 from backoffice.i18n import Code, Refusal
 from backoffice.models import Professional, ProfessionalStatus, RequestStatus, ServiceRequest
+from backoffice.services import requests
 from backoffice.services.professionals import shifts_on
 
 GUARD_NAMES = ("service_request_no_double_booking", "double booking:")
@@ -46,46 +46,30 @@ def apply_bookings(
                                     .values(**values)
                                     .execution_options(synchronize_session=False))
             for row, target, pinned in targets.values():
-                _set_booking(row, target, pinned)
+                _set_booking(session, row, target, pinned)
             session.flush()
     except sa.exc.IntegrityError as exc:
         message = double_booking_message(session, exc, tried=tried)
         raise ValueError(message or f"professional: {exc.orig}") from exc
 
 
-def _set_booking(row: ServiceRequest, target: tuple | None, pinned: bool) -> None:
+def _set_booking(session: Session, row: ServiceRequest, target: tuple | None,
+                 pinned: bool) -> None:
     old_pro = row.professional_id
     if target is None:
         row.professional_id, row.start_at, row.end_at = None, None, None
         row.pinned = False
         if row.status in (RequestStatus.ASSIGNED, RequestStatus.CONFIRMED):
-            row.status = RequestStatus.NEW
-    else:
-        pro_id, start_at = target
-        if row.status == RequestStatus.NEW or (
-                row.status == RequestStatus.CONFIRMED and old_pro != pro_id):
-            row.status = RequestStatus.ASSIGNED  # a new professional confirms again
-        row.professional_id, row.start_at = pro_id, start_at
-        row.end_at = start_at + timedelta(minutes=row.duration_min)
-        row.pinned = pinned
-
-
-@event.listens_for(Session, "before_flush")
-def _note_bookings(session: Session, _ctx, _instances) -> None:
-    # kept until the flush succeeds: a failed commit expires the rows, and the message needs them
-    tried = []
-    for o in list(session.new) + list(session.dirty):
-        if isinstance(o, ServiceRequest) and o.start_at and o.end_at:
-            pro = o.__dict__.get("professional")  # a form sets the relation, not yet the key
-            pro_id = pro.id if pro is not None else o.professional_id
-            if pro_id is not None:
-                tried.append((o.id, pro_id, o.start_at, o.end_at))
-    session.info["bookings_tried"] = tried
-
-
-@event.listens_for(Session, "after_flush_postexec")
-def _forget_bookings(session: Session, _ctx) -> None:
-    session.info.pop("bookings_tried", None)
+            requests.transition(session, request=row, to=RequestStatus.NEW, now=datetime.now())
+        return
+    pro_id, start_at = target
+    row.professional_id, row.start_at = pro_id, start_at
+    row.end_at = start_at + timedelta(minutes=row.duration_min)
+    row.pinned = pinned
+    if row.status == RequestStatus.NEW or (
+            row.status == RequestStatus.CONFIRMED and old_pro != pro_id):
+        # a new professional confirms again
+        requests.transition(session, request=row, to=RequestStatus.ASSIGNED, now=datetime.now())
 
 
 def is_double_booking(exc: BaseException) -> bool:
@@ -112,16 +96,13 @@ def conflict(session: Session, *, professional_id: int, start_at: datetime, end_
 
 
 def double_booking_message(session: Session, exc: BaseException, *,
-                           tried: list[tuple] | None = None) -> str | None:
+                           tried: list[tuple] = ()) -> str | None:
     """Turn the guard's error into a message naming the clash (rolls a failed session back).
 
-    tried lists (request id, professional id, start, end) of the writes attempted; by default
-    the bookings of the session's failed flush.
+    tried lists (request id, professional id, start, end) of the writes attempted.
     """
     if not is_double_booking(exc):
         return None
-    if tried is None:
-        tried = session.info.get("bookings_tried", [])
     if not session.is_active:
         session.rollback()
     for rid, pro_id, start_at, end_at in tried:
@@ -169,7 +150,7 @@ def _check_fit(session: Session, *, row: ServiceRequest, pro: Professional,
 
 def _audit_booking(session: Session, action: str, row: ServiceRequest, **changes) -> None:
     audit.record(session, action=action, entity="service_request", entity_id=row.id,
-                 changes={k: audit._plain(v) for k, v in changes.items()})
+                 changes={k: audit.plain(v) for k, v in changes.items()})
 
 
 def pin(session: Session, *, request: ServiceRequest, professional: Professional,
@@ -251,16 +232,3 @@ def affected_bookings(session: Session, *, now: datetime, days: int = HORIZON_DA
                                        available_shifts(pro, r.service_date)):
             out.append(r)
     return out
-
-
-def professional_unavailable(session: Session, *, professional_id: int, now: datetime) -> int:
-    """Note that a professional stopped working (suspended, off); return the services to move.
-
-    Called from web requests (vetting, the professional form): it only counts and audits; the
-    scheduler's replan_affected job moves the services within seconds.
-    """
-    n = len(affected_bookings(session, now=now, professional_id=professional_id))
-    if n:
-        audit.record(session, action="replan_requested", entity="professional",
-                     entity_id=professional_id, changes={"services": n})
-    return n

@@ -16,7 +16,7 @@ from assignment.service.rows import (
     req_key,
     row_id,
 )
-from backoffice.models import Professional, RequestStatus, ServiceRequest
+from backoffice.models import Professional, ProfessionalStatus, RequestStatus, ServiceRequest
 
 _PRO_RE = re.compile(r"\bP(\d+)\b")
 _REQ_RE = re.compile(r"\bR(\d+)\b")
@@ -34,11 +34,14 @@ class Cell:
 
 def coverage_cells(session: Session, *, start: date, days: int = HORIZON_DAYS) -> list[Cell]:
     """Count requested and covered services per day, zone and skill (cancelled ones left out)."""
+    # A booking whose professional was suspended or offboarded is at risk at once, before the
+    # repair job moves it: it does not count as covered.
     covered = sa.case((sa.and_(ServiceRequest.status != RequestStatus.NEW,
-                               ServiceRequest.professional_id.is_not(None)), 1), else_=0)
+                               Professional.status == ProfessionalStatus.APPROVED), 1), else_=0)
     rows = session.execute(
         sa.select(ServiceRequest.service_date, ServiceRequest.zone, ServiceRequest.skill,
                   sa.func.count(), sa.func.sum(covered))
+        .outerjoin(Professional, Professional.id == ServiceRequest.professional_id)
         .where(ServiceRequest.service_date >= start,
                ServiceRequest.service_date < start + timedelta(days=days),
                ServiceRequest.status.in_(COUNTED))
@@ -73,11 +76,15 @@ def coverage_history(session: Session, *, since: date) -> list[tuple[date, int, 
 def at_risk(session: Session, *, start: date, days: int = HORIZON_DAYS,
             limit: int = 200) -> list[dict]:
     """List the uncovered services of the horizon with the latest run's reasons and suggestion."""
+    unavailable = sa.select(Professional.id).where(
+        Professional.status != ProfessionalStatus.APPROVED)
+    lost = sa.and_(ServiceRequest.status.in_((RequestStatus.ASSIGNED, RequestStatus.CONFIRMED)),
+                   ServiceRequest.professional_id.in_(unavailable))
     rows = list(session.scalars(
         sa.select(ServiceRequest).where(
             ServiceRequest.service_date >= start,
             ServiceRequest.service_date < start + timedelta(days=days),
-            ServiceRequest.status == RequestStatus.NEW)
+            sa.or_(ServiceRequest.status == RequestStatus.NEW, lost))
         .order_by(ServiceRequest.service_date, ServiceRequest.priority.desc(),
                   ServiceRequest.window_start, ServiceRequest.id).limit(limit)))
     run = latest_run(session)
@@ -86,11 +93,17 @@ def at_risk(session: Session, *, start: date, days: int = HORIZON_DAYS,
     pro_ids = {row_id(r["professional"]) for u in why.values() for r in u["reasons"]
                if r.get("professional")}
     pro_ids |= {int(m) for u in why.values() for m in _PRO_RE.findall(u.get("suggestion") or "")}
+    pro_ids |= {r.professional_id for r in rows if r.professional_id is not None}
     if pro_ids:
         names = dict(session.execute(sa.select(Professional.id, Professional.name)
                                      .where(Professional.id.in_(pro_ids))).all())
     out = []
     for r in rows:
+        if r.professional_id is not None:  # booked, but its professional can no longer go
+            out.append({"request": r, "planned": True, "suggestion": None, "reasons": [
+                {"professional": names.get(r.professional_id), "rule": "unavailable",
+                 "detail": None}]})
+            continue
         u = why.get(req_key(r.id))
         reasons = [
             {"professional": names.get(row_id(x["professional"]), x["professional"])

@@ -1,4 +1,4 @@
-"""What every panel view inherits: role access, CSRF forms, audit history, conflicts, fast lists."""
+"""What every panel view inherits: role access, CSRF forms, audit history, conflicts, list rules."""
 
 
 import sqlalchemy as sa
@@ -17,24 +17,25 @@ from wtforms.validators import ValidationError
 from backoffice import audit
 from backoffice.admin.filters import FilterConverter
 from backoffice.admin.forms import ModelConverter
-from backoffice.admin.list_page import ListPageMixin
-from backoffice.admin.listing import FastListMixin
-from backoffice.admin.record_page import RecordPageMixin, parse_id
+from backoffice.admin.listing import PanelListMixin
+from backoffice.admin.urls import parse_id
 from backoffice.db import db
 from backoffice.guards import failure_message, log_failure
 from backoffice.i18n import refusal_text as refusal
 
 
-def commit_or_flash(fn, success: str) -> bool:
-    """Run a service call; commit and flash success, or roll back and flash its message."""
+def commit_or_flash(fn, success, category: str = "success") -> bool:
+    """Run a service call; commit and flash success, or roll back and flash its refusal.
+
+    success is the message, or a function of the call's result that words it."""
     try:
-        fn()
+        result = fn()
     except ValueError as exc:
         db.session.rollback()
         flash(refusal(exc), "error")
         return False
     db.session.commit()
-    flash(success, "success")
+    flash(success(result) if callable(success) else success, category)
     return True
 
 
@@ -98,7 +99,7 @@ class SecureView(RoleAccess, BaseView):
     """A custom panel page (not a model list) with role-based access."""
 
 
-class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin, ModelView):
+class SecureModelView(RoleAccess, PanelListMixin, ModelView):
     form_base_class = SecureForm
     model_form_converter = ModelConverter  # labels in the reader's language, enum options
     filter_converter = FilterConverter()  # enum filters read what their menu offers
@@ -130,6 +131,32 @@ class SecureModelView(RoleAccess, RecordPageMixin, ListPageMixin, FastListMixin,
     _can_create = True
     _can_edit = True
     _can_delete = True
+
+    # What a bulk action says when it is done, and to a role that may not write (a view's own).
+    bulk_done_message = "%(n)d records updated."
+    bulk_forbidden_message = "Your role cannot change these records."
+
+    def bulk_change(self, ids, name: str, change) -> None:
+        """Apply change to each selected record; refusals are listed by id, the rest commit."""
+        if not self.can_write():
+            flash(gettext(self.bulk_forbidden_message), "error")
+            return
+        rows = db.session.query(self.model).filter(
+            self.model.id.in_(self.record_ids(ids))).order_by(self.model.id).all()
+        done, refused = [], []
+        for row in rows:
+            try:
+                with db.session.begin_nested():  # a refusal midway leaves this one untouched
+                    change(row)
+                done.append(row.id)
+            except ValueError as exc:  # this one cannot change so; the others still do
+                refused.append(f"#{row.id}: {refusal(exc)}")
+        audit.record(db.session, action=f"bulk_{name}", entity=self.model.__tablename__,
+                     changes={"ids": done})
+        db.session.commit()
+        flash(gettext(self.bulk_done_message, n=len(done)), "success")
+        for message in refused[:10]:
+            flash(message, "warning")
 
     def is_action_allowed(self, name: str) -> bool:
         # Every bulk action changes records: a read-only role neither sees nor runs them.

@@ -3,15 +3,15 @@
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app, flash, g, url_for
+from flask import current_app, g, url_for
 from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import FloatField
 from wtforms.validators import DataRequired
 
-from backoffice import audit
-from backoffice.admin.base import SecureModelView, refusal
+from backoffice.admin.base import SecureModelView
+from backoffice.admin.fastlist import FastListView
 from backoffice.admin.forms import language_choices
 from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
@@ -22,9 +22,11 @@ from backoffice.models import LANGUAGES, Client, ClientStatus
 from backoffice.services import clients as client_service
 
 
-class ClientView(SecureModelView):
+class ClientView(FastListView, SecureModelView):
     allowed_roles = frozenset({"ops_agent", "finance"})
     write_roles = frozenset({"ops_agent"})
+    bulk_done_message = "%(n)d clients updated."
+    bulk_forbidden_message = "Your role cannot change clients."
     column_list = ("id", "name", "email", "phone", "zone", "language", "status", "request_count",
                    "created_at")
     column_searchable_list = ("name", "email", "phone")
@@ -78,35 +80,16 @@ class ClientView(SecureModelView):
     @action("block", _l("Block for non-payment"),
             _l("Block the selected clients? They cannot book until unblocked."))
     def action_block(self, ids):
-        self._bulk(ids, "block", lambda c: client_service.set_status(
+        self.bulk_change(ids, "block", lambda c: client_service.set_status(
             db.session, client=c, status=ClientStatus.BLOCKED))
 
     @action("unblock", _l("Unblock"), _l("Unblock the selected clients?"))
     def action_unblock(self, ids):
-        self._bulk(ids, "unblock", lambda c: client_service.set_status(
+        self.bulk_change(ids, "unblock", lambda c: client_service.set_status(
             db.session, client=c, status=ClientStatus.ACTIVE))
 
     @action("erase", _l("Erase personal data"),
             _l("Erase the personal data of the selected clients? This cannot be undone."))
     def action_erase(self, ids):
-        self._bulk(ids, "erase", lambda c: client_service.erase(
+        self.bulk_change(ids, "erase", lambda c: client_service.erase(
             db.session, client=c, now=datetime.now(), config=current_app.config))
-
-    def _bulk(self, ids, name: str, fn) -> None:
-        if not self.can_write():
-            flash(gettext("Your role cannot change clients."), "error")
-            return
-        clients = db.session.query(Client).filter(Client.id.in_(self.record_ids(ids))).all()
-        done, refused = [], []
-        for c in clients:
-            try:
-                with db.session.begin_nested():  # a refusal midway leaves this one untouched
-                    fn(c)
-                done.append(c.id)
-            except ValueError as exc:  # this one cannot change so; the others still do
-                refused.append(f"#{c.id}: {refusal(exc)}")
-        audit.record(db.session, action=f"bulk_{name}", entity="client", changes={"ids": done})
-        db.session.commit()
-        flash(gettext("%(n)d clients updated.", n=len(done)), "success")
-        for message in refused[:10]:
-            flash(message, "warning")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from assignment import service
 from assignment.models import PlanRun
 from assignment.problem import parse_plan
-from backoffice.admin.base import SecureView, refusal
+from backoffice.admin.base import SecureView, commit_or_flash
 from backoffice.admin.coverage_board import board_figures, chart
 from backoffice.db import db
 from backoffice.geo import ZONES
@@ -26,6 +26,7 @@ RULES = {
     "no_shift": _l("no shift holds it"),
     "weekly_hours": _l("weekly hours used up"),
     "busy": _l("busy"),
+    "unavailable": _l("suspended or offboarded: the repair job moves this booking"),
 }
 
 
@@ -85,29 +86,19 @@ class CoverageView(SecureView):
     def publish(self, run_id: int):
         self._write_or_403()
         run = db.session.get(PlanRun, run_id) or abort(404)
-        try:
-            diff = service.publish(db.session, run=run, now=datetime.now())
-            db.session.commit()
-        except ValueError as exc:
-            db.session.rollback()
-            flash(refusal(exc), "error")
-            return redirect(url_for(".run_page", run_id=run_id))
-        c = diff.counts()
-        flash(gettext("Plan #%(id)d published: %(new)d newly covered, %(moved)d moved, "
-                      "%(unassigned)d unassigned.", id=run_id, **c), "success")
-        return redirect(url_for(".index"))
+        published = commit_or_flash(
+            lambda: service.publish(db.session, run=run, now=datetime.now()),
+            lambda diff: gettext("Plan #%(id)d published: %(new)d newly covered, %(moved)d "
+                                 "moved, %(unassigned)d unassigned.", id=run_id,
+                                 **diff.counts()))
+        return redirect(url_for(".index") if published else url_for(".run_page", run_id=run_id))
 
     @expose("/run/<int:run_id>/discard", methods=("POST",))
     def discard(self, run_id: int):
         self._write_or_403()
         run = db.session.get(PlanRun, run_id) or abort(404)
-        try:
-            service.discard(db.session, run=run)
-            db.session.commit()
-            flash(gettext("Plan #%(id)d discarded; no booking changed.", id=run_id), "info")
-        except ValueError as exc:
-            db.session.rollback()
-            flash(refusal(exc), "error")
+        commit_or_flash(lambda: service.discard(db.session, run=run),
+                        gettext("Plan #%(id)d discarded; no booking changed.", id=run_id), "info")
         return redirect(url_for(".index"))
 
     @expose("/what-if")
@@ -152,37 +143,33 @@ class CoverageView(SecureView):
         self._write_or_403()
         row = db.session.get(ServiceRequest, request_id) or abort(404)
         form = request.form
-        try:
-            if op == "pin":
+        if op == "pin":
+            def change():
                 pro = db.session.get(Professional, form.get("professional", type=int) or 0)
                 start_at = _when(form.get("start_at"))
                 if pro is None or start_at is None:
                     raise ValueError(gettext("professional: choose a professional and a start."))
                 service.pin(db.session, request=row, professional=pro, start_at=start_at)
-                message = gettext("Pinned: %(pro)s at %(t)s. Plans will keep it.",
-                                  pro=pro.name, t=start_at.strftime("%d/%m %H:%M"))
-            elif op == "keep":
+                return gettext("Pinned: %(pro)s at %(t)s. Plans will keep it.",
+                               pro=pro.name, t=start_at.strftime("%d/%m %H:%M"))
+        elif op == "keep":
+            def change():
                 service.keep(db.session, request=row)
-                message = gettext("Pinned: plans will keep this booking.")
-            elif op == "unassign":
+                return gettext("Pinned: plans will keep this booking.")
+        elif op == "unassign":
+            def change():
                 service.unassign(db.session, request=row)
-                message = gettext("Unassigned: the service is back among those to cover.")
-            elif op == "swap":
+                return gettext("Unassigned: the service is back among those to cover.")
+        elif op == "swap":
+            def change():
                 other = db.session.get(ServiceRequest, form.get("other", type=int) or 0)
                 if other is None:
                     raise ValueError(gettext("request: no service with that number."))
                 service.swap(db.session, first=row, second=other)
-                message = gettext("Swapped with #%(id)d; both bookings are pinned.", id=other.id)
-            else:
-                abort(404)
-            db.session.commit()
-            flash(message, "success")
-        except ValueError as exc:
-            db.session.rollback()
-            flash(refusal(exc), "error")
-        except sa.exc.IntegrityError as exc:  # another agent committed the slot a moment ago
-            flash(service.double_booking_message(db.session, exc) or str(exc.orig), "error")
-            db.session.rollback()
+                return gettext("Swapped with #%(id)d; both bookings are pinned.", id=other.id)
+        else:
+            abort(404)
+        commit_or_flash(change, lambda message: message)
         return redirect(url_for(".booking", request_id=request_id))
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from flask import current_app, flash
+from flask import current_app
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext
@@ -10,14 +10,13 @@ from flask_babel import lazy_gettext as _l
 from wtforms import FloatField, SelectMultipleField
 from wtforms.validators import DataRequired, NumberRange
 
-from backoffice import audit
-from backoffice.admin.base import SecureModelView, refusal
+from backoffice.admin.base import SecureModelView
 from backoffice.admin.forms import choices, language_choices, weekday_choices
 from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
 from backoffice.db import db
 from backoffice.geo import zone_for
-from backoffice.i18n import LANGUAGE_NAMES
+from backoffice.i18n import LANGUAGE_NAMES, Refusal
 from backoffice.models import (
     LANGUAGES,
     SKILLS,
@@ -53,6 +52,8 @@ class SkillFilter(BaseSQLAFilter):
 
 
 class ProfessionalView(SecureModelView):
+    bulk_done_message = "%(n)d professionals updated."
+    bulk_forbidden_message = "Your role cannot change professionals."
     allowed_roles = frozenset({"ops_agent", "vetting"})
     column_list = ("id", "name", "phone", "zone", "skills", "status", "max_minutes_per_week",
                    "rating")
@@ -110,61 +111,32 @@ class ProfessionalView(SecureModelView):
             if off.ends_on < off.starts_on:
                 raise ValueError(gettext("time off: the end date is before the start date."))
 
-    def _bulk(self, ids, status: ProfessionalStatus) -> None:
-        if not self.can_write():
-            flash(gettext("Your role cannot change professionals."), "error")
-            return
-        rows = db.session.query(Professional).filter(Professional.id.in_(self.record_ids(ids)))
-        changed, refused = [], []
-        for p in rows:
-            if p.status in BULK_FROM[status]:
-                changed.append(professional_service.set_status(
-                    db.session, professional=p, status=status).id)
-            else:
-                refused.append(gettext("#%(id)d (%(status)s): %(why)s", id=p.id,
-                                       status=label(ProfessionalStatus(p.status).value),
-                                       why=gettext(BULK_REFUSAL[status])))
-        audit.record(db.session, action=f"bulk_{status.value}", entity="professional",
-                     changes={"ids": changed})
-        db.session.commit()
-        flash(gettext("%(n)d professionals updated.", n=len(changed)), "success")
-        for message in refused[:10]:
-            flash(message, "warning")
+    def _bulk_status(self, ids, status: ProfessionalStatus) -> None:
+        def change(p: Professional) -> None:
+            if p.status not in BULK_FROM[status]:
+                raise Refusal("status: %(status)s; " + BULK_REFUSAL[status],
+                              status=ProfessionalStatus(p.status))
+            professional_service.set_status(db.session, professional=p, status=status)
+
+        self.bulk_change(ids, status.value, change)
 
     @action("suspend", _l("Suspend"),
             _l("Suspend the selected professionals? Their services will need another "
                "professional."))
     def action_suspend(self, ids):
-        self._bulk(ids, ProfessionalStatus.SUSPENDED)
+        self._bulk_status(ids, ProfessionalStatus.SUSPENDED)
 
     @action("reinstate", _l("Reinstate"), _l("Reinstate the selected professionals as approved?"))
     def action_reinstate(self, ids):
-        self._bulk(ids, ProfessionalStatus.APPROVED)
+        self._bulk_status(ids, ProfessionalStatus.APPROVED)
 
     @action("offboard", _l("Offboard"), _l("Offboard the selected professionals?"))
     def action_offboard(self, ids):
-        self._bulk(ids, ProfessionalStatus.OFFBOARDED)
+        self._bulk_status(ids, ProfessionalStatus.OFFBOARDED)
 
     @action("erase", _l("Erase personal data"),
             _l("Erase the personal data of the selected professionals, their documents "
                "included? They are offboarded. This cannot be undone."))
     def action_erase(self, ids):
-        if not self.can_write():
-            flash(gettext("Your role cannot change professionals."), "error")
-            return
-        rows = db.session.query(Professional).filter(Professional.id.in_(self.record_ids(ids)))
-        done, refused = [], []
-        for p in rows.all():
-            try:
-                with db.session.begin_nested():  # a refusal midway leaves this one untouched
-                    professional_service.erase(db.session, professional=p, now=datetime.now(),
-                                               config=current_app.config)
-                done.append(p.id)
-            except ValueError as exc:
-                refused.append(f"#{p.id}: {refusal(exc)}")
-        audit.record(db.session, action="bulk_erase", entity="professional",
-                     changes={"ids": done})
-        db.session.commit()
-        flash(gettext("%(n)d professionals updated.", n=len(done)), "success")
-        for message in refused[:10]:
-            flash(message, "warning")
+        self.bulk_change(ids, "erase", lambda p: professional_service.erase(
+            db.session, professional=p, now=datetime.now(), config=current_app.config))

@@ -3,7 +3,8 @@
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import flash, request
+from flask import abort, flash, g, redirect, request, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -13,22 +14,28 @@ from wtforms import FloatField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from assignment.service import double_booking_message
-from backoffice import audit
-from backoffice.admin.base import SecureModelView, refusal
-from backoffice.admin.counts import CappedCount
+from backoffice.admin.base import SecureModelView, commit_or_flash
+from backoffice.admin.fastlist import FastListView
+from backoffice.admin.fastlist.counts import CappedCount
 from backoffice.admin.forms import choices
 from backoffice.admin.listing import label
-from backoffice.admin.record_page import parse_id
+from backoffice.admin.urls import parse_id
 from backoffice.admin.validators import lat_range, lon_range, not_before
 from backoffice.db import db
 from backoffice.geo import zone_for
-from backoffice.models import SKILLS, Client, ClientStatus, RequestStatus, ServiceRequest
+from backoffice.models import SKILLS, Client, ClientStatus, ServiceRequest
 from backoffice.services import requests as request_service
 
 SEARCH_ID_LIST_MAX = 2000
+CANCEL_REASONS = ("client cancelled", "client unreachable", "no professional available",
+                  "duplicate booking", "cancelled by agent")
+DONE_MESSAGES = {"confirm": "Confirmed with the professional.",
+                 "cancel": "Cancelled; the reason is on the record.",
+                 "complete": "Marked done; invoicing will bill it.",
+                 "no_show": "Recorded as a no-show."}
 
 
-class ServiceRequestView(SecureModelView):
+class ServiceRequestView(FastListView, SecureModelView):
     allowed_roles = frozenset({"ops_agent"})
     column_list = ("id", "service_date", "window_start", "client.name", "skill", "zone", "status",
                    "professional.name", "start_at", "duration_min", "priority")
@@ -43,6 +50,8 @@ class ServiceRequestView(SecureModelView):
                            "priority", "recurrence", "series_id", "price_cents",
                            "cancellation_reason", "created_at", "updated_at")
     plain_rows = True  # every cell reads a column (the formatter reads m.skill)
+    bulk_done_message = "%(n)d services updated."
+    bulk_forbidden_message = "Your role cannot change service requests."
     # The file carries stored codes (skill, status) whatever the agent's language, and reads
     # straight from the columns: no per-row formatting.
     column_formatters_export = {}
@@ -57,16 +66,15 @@ class ServiceRequestView(SecureModelView):
                           "skill", "address", "zone", "status", "professional.name", "start_at",
                           "duration_min", "priority", "recurrence", "price_cents",
                           "cancellation_reason")
+    # What the client asked for. Who does it and when is booked on the booking page, and the
+    # state moves through the named actions: neither is a form field (one door per change).
     form_columns = ("client", "skill", "address", "lat", "lon", "service_date", "window_start",
                     "window_end", "duration_min", "priority", "recurrence",
-                    "preferred_professional", "status", "professional", "start_at", "pinned",
-                    "price_cents", "cancellation_reason")
+                    "preferred_professional", "price_cents")
     form_choices = {"skill": choices(SKILLS)}
     form_ajax_refs = {
         "client": {"fields": ("name", "email"), "page_size": 10,
                    "placeholder": _l("Type a client's name or email")},
-        "professional": {"fields": ("name",), "page_size": 10,
-                         "placeholder": _l("Type a professional's name")},
         "preferred_professional": {"fields": ("name",), "page_size": 10,
                                    "placeholder": _l("Type a professional's name")},
     }
@@ -156,45 +164,63 @@ class ServiceRequestView(SecureModelView):
                 model.lat, model.lon = model.client.lat, model.client.lon
         # Derived from the coordinates; a zone stated without them (an application) stays.
         model.zone = zone_for(model.lat, model.lon) or model.zone
-        if model.start_at is not None:
+        if model.start_at is not None:  # a booked service keeps its length with its window
             model.end_at = model.start_at + timedelta(minutes=model.duration_min)
-        else:
-            model.end_at = None
-        if model.professional_id is None and model.professional is None:
-            model.start_at = model.end_at = None
-            if model.status in (RequestStatus.ASSIGNED, RequestStatus.CONFIRMED):
-                model.status = RequestStatus.NEW
-        elif model.start_at is None:
-            raise ValueError(gettext("start_at: an assigned service needs a start time."))
-        if model.status == RequestStatus.CANCELLED and not model.cancellation_reason:
-            raise ValueError(gettext("cancellation_reason: say why the service is cancelled."))
+
+    @property
+    def can_delete(self):
+        # Admin only, and only a request with no history (request_service.ensure_deletable);
+        # everyone else cancels, which keeps the history.
+        user = g.get("user")
+        return user is not None and user.has_role("admin")
+
+    def on_model_delete(self, model: ServiceRequest) -> None:
+        super().on_model_delete(model)
+        request_service.ensure_deletable(db.session, request=model)
+
+    def record_links(self, model: ServiceRequest) -> list[tuple[str, str]]:
+        if not self.can_write():
+            return []
+        return [(gettext("Book on the booking page"),
+                 url_for("coverage.booking", request_id=model.id)),
+                (gettext("Change state"), url_for(".state_page", id=model.id))]
+
+    @expose("/state/<int:id>", methods=("GET", "POST"))
+    def state_page(self, id: int):
+        """The request's state actions: only those that would succeed now are offered."""
+        if not self.can_write():
+            abort(403)
+        row = db.session.get(ServiceRequest, id) or abort(404)
+        if request.method == "POST":
+            action_name = request.form.get("action", "")
+            done = commit_or_flash(lambda: request_service.act(
+                db.session, request=row, action=action_name, now=datetime.now(),
+                reason=request.form.get("reason")), gettext(DONE_MESSAGES.get(
+                    action_name, "Saved.")))
+            if done:
+                return redirect(url_for(".details_view", id=id))
+        return self.render("admin/request_state.html", row=row,
+                           actions=request_service.allowed_actions(row, now=datetime.now()),
+                           reasons=CANCEL_REASONS)
 
     @action("confirm", _l("Confirm"), _l("Confirm the selected assigned services?"))
     def action_confirm(self, ids):
-        self._bulk(ids, "confirm", lambda r: request_service.confirm(db.session, request=r))
+        self.bulk_change(ids, "confirm", lambda r: request_service.confirm(db.session, request=r))
 
     @action("cancel", _l("Cancel"), _l("Cancel the selected services? The reason recorded is "
                                        "'cancelled by agent'."))
     def action_cancel(self, ids):
-        self._bulk(ids, "cancel", lambda r: request_service.cancel(
+        self.bulk_change(ids, "cancel", lambda r: request_service.cancel(
             db.session, request=r, reason="cancelled by agent", now=datetime.now()))
 
-    def _bulk(self, ids, name: str, fn) -> None:
-        if not self.can_write():
-            flash(gettext("Your role cannot change service requests."), "error")
-            return
-        rows = db.session.query(ServiceRequest).filter(
-            ServiceRequest.id.in_(self.record_ids(ids))).all()
-        done, refused = [], []
-        for r in rows:
-            try:
-                fn(r)
-                done.append(r.id)
-            except ValueError as exc:
-                refused.append(f"#{r.id}: {refusal(exc)}")
-        audit.record(db.session, action=f"bulk_{name}", entity="service_request",
-                     changes={"ids": done})
-        db.session.commit()
-        flash(gettext("%(n)d services updated.", n=len(done)), "success")
-        for msg in refused[:10]:
-            flash(msg, "warning")
+    @action("complete", _l("Mark as done"), _l("Mark the selected services as done? Invoicing "
+                                            "bills them."))
+    def action_complete(self, ids):
+        self.bulk_change(ids, "complete", lambda r: request_service.complete(
+            db.session, request=r, now=datetime.now()))
+
+    @action("no_show", _l("Mark no-show"), _l("Record that nobody turned up for the selected "
+                                              "services?"))
+    def action_no_show(self, ids):
+        self.bulk_change(ids, "no_show", lambda r: request_service.no_show(
+            db.session, request=r, now=datetime.now()))

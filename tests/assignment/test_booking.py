@@ -99,19 +99,6 @@ def test_swap_refuses_a_professional_without_the_skill(session, factories):
         service.swap(session, first=a, second=b)
 
 
-def test_the_translation_for_the_request_form_names_the_clash(session, factories):
-    pro = factories.professional(name="Nuria Pons")
-    first = factories.request(day=DAY, professional=pro, start=time(9))
-    second = factories.request(day=DAY)
-    session.commit()
-    _book(second, pro, 9, 30)
-    with pytest.raises(sa.exc.IntegrityError) as caught:
-        session.commit()
-    message = service.double_booking_message(session, caught.value)
-    assert message == (f"Nuria Pons is already booked 09:00–11:00 on {DAY:%d/%m} "
-                       f"for request #{first.id}")
-
-
 @pytest.mark.postgres
 def test_two_agents_racing_for_one_professional_one_wins(database_url, is_postgres):
     if not is_postgres:

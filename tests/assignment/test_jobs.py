@@ -23,7 +23,10 @@ def test_suspension_moves_the_professionals_services_and_tells_the_agents(sessio
 
     leaving.status = ProfessionalStatus.SUSPENDED
     session.flush()
-    assert service.professional_unavailable(session, professional_id=leaving.id, now=NOW) == 1
+    # At once, before the job runs, the board counts the booking as at risk, not covered.
+    assert sum(c.covered for c in service.coverage_cells(session, start=DAY, days=1)) == 1
+    risky = service.at_risk(session, start=DAY, days=1)
+    assert [(x["request"].id, x["reasons"][0]["rule"]) for x in risky] == [(row.id, "unavailable")]
     result = jobs.replan_affected(session=session, now=NOW, config=CONFIG)
 
     assert result["affected"] == 1 and result["moved"] == 1

@@ -6,7 +6,14 @@ import re
 import sqlalchemy as sa
 
 from backoffice.geo import zone_for
-from backoffice.models import Professional, RequestStatus, ServiceRequest, StaffUser
+from backoffice.models import (
+    Client,
+    ClientStatus,
+    Professional,
+    RequestStatus,
+    ServiceRequest,
+    StaffUser,
+)
 from tests.conftest import csrf_from
 
 LABEL_RE = re.compile(r"<label\b[^>]*>(.*?)</label>", re.S)
@@ -63,26 +70,23 @@ def test_every_form_speaks_the_readers_language(app, client, session, make_user,
 
 
 def test_edit_form_shows_the_stored_status(logged_in, client, factories, session):
-    """An enum stored by its value ('confirmed') is the selected option of the edit form, so
-    saving the form untouched keeps it; it used to show the first option ('new') and save that."""
-    request = factories.request(professional=factories.professional())
-    request.status = RequestStatus.CONFIRMED
-    session.flush()
+    """An enum stored by its value ('blocked') is the selected option of the edit form, so
+    saving the form untouched keeps it; it used to show the first option ('active') and save
+    that. (A service request's state is no form field: it moves by its actions.)"""
+    person = factories.client(status=ClientStatus.BLOCKED)
     logged_in("ops_agent")
-    page = client.get(f"/admin/service_request/edit/?id={request.id}").get_data(as_text=True)
+    page = client.get(f"/admin/client/edit/?id={person.id}").get_data(as_text=True)
     status_select = re.search(r'<select[^>]*name="status".*?</select>', page, re.S).group(0)
     selected = [value for attrs, value in OPTION_RE.findall(status_select) if "selected" in attrs]
-    assert selected == ["confirmed"]
+    assert selected == ["blocked"]
 
     # Submit the form with every value as the page shows it: nothing changes.
     data = _form_values(page)
     data["csrf_token"] = csrf_from(page)
-    resp = client.post(f"/admin/service_request/edit/?id={request.id}", data=data)
+    resp = client.post(f"/admin/client/edit/?id={person.id}", data=data)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     session.expire_all()
-    saved = session.get(ServiceRequest, request.id)
-    assert saved.status == RequestStatus.CONFIRMED
-    assert saved.professional_id == request.professional_id
+    assert session.get(Client, person.id).status == ClientStatus.BLOCKED
 
 
 def test_professional_form_names_weekdays_and_skills(logged_in, client, factories, session):

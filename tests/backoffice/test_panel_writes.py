@@ -267,7 +267,8 @@ def test_reinstating_from_the_list_never_approves_an_applicant(client, session, 
     text = html.unescape(post_from(client, "/admin/professional/", "/admin/professional/action/",
                                    {"action": "reinstate", "rowid": [suspended.id, applicant.id]}))
     assert "1 professionals updated." in text
-    assert f"#{applicant.id} (applicant): only a suspended professional can be reinstated" in text
+    assert (f"#{applicant.id}: status: applicant; only a suspended professional can be "
+            "reinstated") in text
     session.expire_all()
     assert session.get(Professional, suspended.id).status == ProfessionalStatus.APPROVED
     assert session.get(Professional, applicant.id).status == ProfessionalStatus.APPLICANT

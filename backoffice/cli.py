@@ -49,10 +49,11 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-def _app(**overrides):
+def _app(*, panel: bool = False):
+    """Build the app; commands other than serving pages need no panel and start faster."""
     from backoffice.app import create_app
 
-    return create_app(overrides or None)
+    return create_app(panel=panel)
 
 
 class Runtime:
@@ -283,7 +284,7 @@ def serve_command(host, port) -> None:
     """Serve the panel with the development server (use gunicorn in production)."""
     from backoffice.runtime import settle_heap
 
-    app = _app()
+    app = _app(panel=True)
     settle_heap()
     app.run(host=host, port=port, threaded=True)
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy_lite import SQLAlchemy
-from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -98,6 +97,8 @@ def _end_reads_with_commit(engine: sa.Engine) -> None:
     for a record page's joins). For a transaction that ran only SELECTs, COMMIT and ROLLBACK
     leave the same data; a transaction that wrote anything, or failed, still rolls back.
     """
+    from psycopg.pq import TransactionStatus  # only PostgreSQL engines pay for psycopg
+
     wrote = _WROTE
     dialect = engine.dialect
     rollback, commit = dialect.do_rollback, dialect.do_commit

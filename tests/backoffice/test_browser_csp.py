@@ -18,9 +18,10 @@ def test_the_panel_runs_under_its_content_security_policy(live_server, page):
         pro = Factories(s).professional(name="Consuelo Martí")
         s.flush()
         pro_id = pro.id
-    refused = []
+    refused, errors = [], []
     page.on("console", lambda m: refused.append(m.text)
             if "Content Security Policy" in m.text or "Refused to" in m.text else None)
+    page.on("console", lambda m: errors.append((page.url, m.text)) if m.type == "error" else None)
     log_in(page, live_server, "admin.csp@example.com", "browser-pass-123")
 
     page.goto(f"{live_server.url}/admin/professional/edit/?id={pro_id}")
@@ -46,3 +47,4 @@ def test_the_panel_runs_under_its_content_security_policy(live_server, page):
     response = page.goto(f"{live_server.url}/admin/")
     assert "'nonce-" in response.headers["content-security-policy"]
     assert refused == [], refused
+    assert errors == [], errors  # a missing favicon was one on every page

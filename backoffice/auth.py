@@ -1,11 +1,10 @@
 """Staff login with server-side sessions, roles, idle timeout and rate-limited failures.
 
-The second factor's pages are in auth_2fa, its rules in totp, the failure limits in
-auth_throttle."""
+The login pages (password, then the second factor) are in auth_2fa, on this module's blueprint;
+the factor's rules in totp, the failure limits in auth_throttle."""
 
 import functools
 import hashlib
-import logging
 import secrets
 from datetime import timedelta
 from functools import wraps
@@ -32,18 +31,16 @@ from wtforms import EmailField, Field, PasswordField
 from wtforms.validators import DataRequired
 
 from backoffice import audit, totp
-from backoffice import auth_throttle as throttle
 from backoffice.db import db, utcnow
 from backoffice.models import ROLES, LoginAttempt, StaffSession, StaffUser
 from backoffice.redirects import safe_referrer, safe_target
 
-log = logging.getLogger("backoffice.auth")
 bp = Blueprint("auth", __name__)
 _hasher = PasswordHasher()
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def dummy_hash() -> str:
     """Return a hash to verify against when the email is unknown, so timing does not reveal
     which emails exist; made on first use, not at import (it costs a fifth of a second)."""
     return _hasher.hash("not-a-password")
@@ -228,52 +225,6 @@ def locked_page(form: FlaskForm, field: Field, *, reason: str,
     return render_template(template, form=form, **context), 429
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    """Show the login form; on valid credentials open a session or ask for the second factor."""
-    form = LoginForm()
-    if getattr(g, "session_expired", False):
-        flash(_("Your session expired after a period of inactivity. Please log in again."), "info")
-    if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form)
-    s = db.session
-    email = form.email.data.strip().lower()
-    ip = request.remote_addr
-    limits = throttle.Limits.from_config(current_app.config)
-    if throttle.address_locked(s, ip=ip, limits=limits):
-        throttle.record_refusal(s, email=email, ip=ip, reason="address")
-        s.commit()
-        return locked_page(form, form.password, reason="address")
-    locked = throttle.email_locked(s, email=email, limits=limits)
-    if locked and throttle.address_failures(s, ip=ip, limits=limits):
-        # The lock holds for an address that has itself failed: checked before the password,
-        # so a guessing address learns nothing from it.
-        throttle.record_refusal(s, email=email, ip=ip, reason="email")
-        s.commit()
-        return locked_page(form, form.password, reason="email")
-    user = s.scalar(sa.select(StaffUser).where(StaffUser.email == email))
-    ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
-    if not ok or not user.active:
-        if locked:
-            throttle.record_refusal(s, email=email, ip=ip, reason="email")
-            s.commit()
-            return locked_page(form, form.password, reason="email")
-        throttle.record_failure(s, email=email, ip=ip)
-        s.commit()
-        log.warning("failed login for %s from %s", email, ip)
-        form.password.errors.append(_("Wrong email or password."))
-        return render_template("auth/login.html", form=form), 401
-    # The password is right: even a locked email passes here from a clean address, since that
-    # is its owner rather than the stranger who locked it.
-    next_url = safe_next(request.args.get("next"))
-    if totp.factor(s, user_id=user.id).enrolled:
-        return auth_2fa.begin(user, enrol=False, next_url=next_url)
-    if mfa_required(user.role_set, exempt=user.mfa_exempt):
-        return auth_2fa.begin(user, enrol=True, next_url=next_url)
-    start_session(s, user=user, ip=ip, step=throttle.PASSWORD)
-    return redirect(next_url)
-
-
 @bp.route("/logout", methods=["POST"])
 def logout():
     """End the session server-side, so replaying the old cookie does not log back in."""
@@ -317,7 +268,3 @@ def roles_required(*roles: str):
         return wrapped
 
     return decorator
-
-
-# Last: auth_2fa adds its pages to bp and reads the helpers above.
-from backoffice import auth_2fa  # noqa: E402

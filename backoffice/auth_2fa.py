@@ -1,4 +1,5 @@
-"""The second login step and TOTP enrolment, as pages of the auth blueprint.
+"""The login pages, on the auth blueprint: the password, then the second factor or its
+enrolment. The panel registers the blueprint from here, so these pages are always on it.
 
 A correct password of a user who has (or must have) a second factor opens no session: the
 cookie carries a signed mark, good for MFA_PENDING_MINUTES, naming the user and the step left
@@ -10,6 +11,7 @@ import hashlib
 import logging
 import time
 
+import sqlalchemy as sa
 from flask import (
     Response,
     current_app,
@@ -30,7 +32,16 @@ from wtforms.validators import DataRequired, Length
 
 from backoffice import audit, totp
 from backoffice import auth_throttle as throttle
-from backoffice.auth import bp, locked_page, mfa_required, safe_next, start_session
+from backoffice.auth import (
+    LoginForm,
+    bp,
+    dummy_hash,
+    locked_page,
+    mfa_required,
+    safe_next,
+    start_session,
+    verify_password,
+)
 from backoffice.db import db
 from backoffice.models import StaffUser
 
@@ -123,6 +134,52 @@ def _recovery_used(s: Session, user: StaffUser, *, where: str) -> str:
                  note=f"{where}; {left} recovery codes left",
                  actor=audit.Actor(user.id, user.email))
     return _("Recovery code accepted; %(n)d left. Each works once.", n=left)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the login form; on valid credentials open a session or ask for the second factor."""
+    form = LoginForm()
+    if getattr(g, "session_expired", False):
+        flash(_("Your session expired after a period of inactivity. Please log in again."), "info")
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    s = db.session
+    email = form.email.data.strip().lower()
+    ip = request.remote_addr
+    limits = throttle.Limits.from_config(current_app.config)
+    if throttle.address_locked(s, ip=ip, limits=limits):
+        throttle.record_refusal(s, email=email, ip=ip, reason="address")
+        s.commit()
+        return locked_page(form, form.password, reason="address")
+    locked = throttle.email_locked(s, email=email, limits=limits)
+    if locked and throttle.address_failures(s, ip=ip, limits=limits):
+        # The lock holds for an address that has itself failed: checked before the password,
+        # so a guessing address learns nothing from it.
+        throttle.record_refusal(s, email=email, ip=ip, reason="email")
+        s.commit()
+        return locked_page(form, form.password, reason="email")
+    user = s.scalar(sa.select(StaffUser).where(StaffUser.email == email))
+    ok = verify_password(user.password_hash if user else dummy_hash(), form.password.data)
+    if not ok or not user.active:
+        if locked:
+            throttle.record_refusal(s, email=email, ip=ip, reason="email")
+            s.commit()
+            return locked_page(form, form.password, reason="email")
+        throttle.record_failure(s, email=email, ip=ip)
+        s.commit()
+        log.warning("failed login for %s from %s", email, ip)
+        form.password.errors.append(_("Wrong email or password."))
+        return render_template("auth/login.html", form=form), 401
+    # The password is right: even a locked email passes here from a clean address, since that
+    # is its owner rather than the stranger who locked it.
+    next_url = safe_next(request.args.get("next"))
+    if totp.factor(s, user_id=user.id).enrolled:
+        return begin(user, enrol=False, next_url=next_url)
+    if mfa_required(user.role_set, exempt=user.mfa_exempt):
+        return begin(user, enrol=True, next_url=next_url)
+    start_session(s, user=user, ip=ip, step=throttle.PASSWORD)
+    return redirect(next_url)
 
 
 @bp.route("/login/code", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from flask_babel import format_date, refresh
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFProtect
 
-from backoffice import auth, guards, redirects
+from backoffice import auth, auth_2fa, guards, redirects
 from backoffice.admin import register_domain_routes, register_views
 from backoffice.admin.forms import role_label
 from backoffice.admin.home import HomeView
@@ -28,7 +28,7 @@ def install(app: Flask, csrf: CSRFProtect) -> None:
         static_url=static_url, fixed_url=fixed_url, query_string=query_string,
         role_label=role_label, in_context=in_context)
     app.jinja_env.filters["weekday_date"] = weekday_date
-    app.register_blueprint(auth.bp)
+    app.register_blueprint(auth_2fa.bp)  # auth's blueprint, with the login pages on it
     app.before_request(_load_user)
     guards.install(app)
     redirects.install_into_flask_admin()

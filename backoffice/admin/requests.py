@@ -15,8 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 
 from assignment.service import double_booking_message
 from backoffice.admin.base import SecureModelView, commit_or_flash
-from backoffice.admin.fastlist import FastListView
-from backoffice.admin.fastlist.counts import CappedCount
+from backoffice.admin.fastlist import CappedCount, FastListView
 from backoffice.admin.forms import choices
 from backoffice.admin.listing import label
 from backoffice.admin.urls import parse_id

@@ -16,11 +16,13 @@ tests/backoffice/test_fastlist_room.py, which fails naming the one an upgrade ch
 """
 
 from backoffice.admin.fastlist.cells import CellsMixin
+from backoffice.admin.fastlist.counts import CappedCount
 from backoffice.admin.fastlist.listing import FastListMixin
 from backoffice.admin.fastlist.page import ListPageMixin
 from backoffice.admin.fastlist.record import RecordPageMixin
 
-__all__ = ["FastListView"]
+# CappedCount is public for a view's own search, which may state its exact count (known).
+__all__ = ["CappedCount", "FastListView"]
 
 
 class FastListView(RecordPageMixin, ListPageMixin, CellsMixin, FastListMixin):

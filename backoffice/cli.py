@@ -1,6 +1,6 @@
 """The `backoffice` command group."""
 
-import contextlib
+import gc
 import os
 import sys
 from datetime import date, datetime
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from backoffice.boundary import Boundary
 from backoffice.optional import optional_module
 
 # Domain command groups, imported only when one of them runs: `backoffice --help` and the
@@ -19,11 +20,21 @@ DOMAIN_COMMANDS = {
              "Plan the coming days: solve, publish, show coverage."),
     "vetting": ("vetting.commands", "vetting_group", "Professional vetting."),
     "billing": ("billing.commands", "billing_group", "Invoices, dunning and finance reports."),
+    "cases": ("cases.commands", "cases_group",
+              "The level-2 case desk: fetch mail, SLA sweep, export."),
 }
 
 
 class LazyGroup(click.Group):
     """The command group that loads a domain's commands when they are asked for."""
+
+    def __call__(self, *args, **kwargs):
+        # Run as a process's command (the script, `python -m`; CliRunner calls main instead):
+        # no garbage collection while start-up imports SQLAlchemy, the models and the domain's
+        # commands, hundreds of thousands of objects that live as long as the command and that
+        # each collection would walk again. The root's callback settles them (_settle_start_up).
+        gc.disable()
+        return self.main(*args, **kwargs)
 
     def list_commands(self, ctx) -> list[str]:
         return sorted({*super().list_commands(ctx), *DOMAIN_COMMANDS})
@@ -56,42 +67,27 @@ def _app(*, panel: bool = False):
     return create_app(panel=panel)
 
 
-class Runtime:
-    """Handed to every command as click's obj: the app and a transaction, created on demand."""
+class Runtime(Boundary):
+    """Handed to every command as click's obj: the settings and a transaction, on demand.
 
-    def __init__(self) -> None:
-        self._app = None
-
-    @property
-    def app(self):
-        if self._app is None:
-            self._app = _app()
-        return self._app
-
-    @property
-    def config(self):
-        return self.app.config
-
-    @contextlib.contextmanager
-    def session(self, actor: str):
-        """Yield a session inside the app; commit at the end, roll back on error."""
-        from backoffice import audit
-        from backoffice.db import db
-
-        with self.app.app_context(), audit.acting_as(audit.Actor(None, actor)):
-            try:
-                yield db.session
-                db.session.commit()
-            except BaseException:
-                db.session.rollback()
-                raise
+    Commands and jobs run outside Flask (backoffice.boundary); only serve, demo, users create
+    and seed build the app."""
 
 
 @click.group(cls=LazyGroup)
 @click.pass_context
 def main(ctx) -> None:
     """Operations back office of the home-services marketplace."""
+    _settle_start_up()
     ctx.obj = Runtime()
+
+
+def _settle_start_up() -> None:
+    """Collect again, but never walk what start-up built: click runs the root's callback once the
+    command is found and its domain imported, just before the command runs."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 @main.group("db")
@@ -264,14 +260,15 @@ def seed_command(clients, professionals, requests, days, seed_value) -> None:
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
               default="INFO", show_default=True,
               help="INFO logs every job run; WARNING only failures.")
-def scheduler_command(log_level) -> None:
+@click.pass_obj
+def scheduler_command(runtime: Runtime, log_level) -> None:
     """Run the scheduler process (dunning, document checks, re-planning, mail)."""
     import logging
 
     from backoffice.scheduler import build_scheduler
 
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(message)s")
-    scheduler = build_scheduler(_app())
+    scheduler = build_scheduler(runtime)
     for job in scheduler.get_jobs():
         click.echo(f"scheduled: {job.name} ({job.trigger})")
     scheduler.start()

@@ -5,7 +5,6 @@ import weakref
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask_sqlalchemy_lite import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -22,7 +21,16 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(session_options={"expire_on_commit": False})
+def __getattr__(name: str):
+    # `db`, the Flask extension, is made on first use: the app and the panel use it, while the
+    # commands and the jobs run on make_sessionmaker and never import Flask.
+    if name == "db":
+        global db
+        from flask_sqlalchemy_lite import SQLAlchemy
+
+        db = SQLAlchemy(session_options={"expire_on_commit": False})
+        return db
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def utcnow() -> datetime:
@@ -155,7 +163,7 @@ def configure_engine(engine: sa.Engine) -> sa.Engine:
 
 
 def make_engine(url: str) -> sa.Engine:
-    """Create an engine outside Flask (benchmarks, migrations)."""
+    """Create an engine outside Flask (commands, jobs, benchmarks, migrations)."""
     opts = engine_options(url)
     return configure_engine(sa.create_engine(opts.pop("url"), **opts))
 

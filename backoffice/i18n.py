@@ -3,11 +3,14 @@ they compile into one gettext catalogue in the instance folder at start-up. A li
 `context|English<TAB>Spanish` translates a word that reads differently in one context (an
 application 'approved' is 'aprobada', a professional 'aprobado'): see in_context."""
 
+import contextlib
+import contextvars
+import functools
+import gettext
 import os
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
 
 SOURCE = Path(__file__).resolve().parent / "translations"
 LOCALES = ("es",)
@@ -30,8 +33,10 @@ def read_pairs(locale: str) -> dict[str, str]:
     return pairs
 
 
-def _write_mo(mo: Path, catalog: Catalog) -> None:
+def _write_mo(mo: Path, catalog) -> None:
     """Write a compiled catalogue whole, so a worker starting meanwhile never reads half."""
+    from babel.messages.mofile import write_mo
+
     mo.parent.mkdir(parents=True, exist_ok=True)
     tmp = mo.with_suffix(f".{os.getpid()}.tmp")  # workers starting together write apart
     with tmp.open("wb") as f:
@@ -49,6 +54,8 @@ def compiled_translations(instance: Path) -> str:
         newest = max((p.stat().st_mtime for p in [*sources, Path(__file__)]), default=0)
         if mo.exists() and mo.stat().st_mtime >= newest:
             continue
+        from babel.messages.catalog import Catalog  # only when a source changed
+
         catalog = Catalog(locale=locale)
         for english, translated in read_pairs(locale).items():
             context, _, msgid = english.rpartition("|")
@@ -57,17 +64,58 @@ def compiled_translations(instance: Path) -> str:
     return str(target)
 
 
+# (catalogue directory, the team's locale) of the command or job running in this context.
+_speech: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "speech", default=None)
+
+
+@contextlib.contextmanager
+def speaking(config: Mapping):
+    """Translate with config's catalogues and team language inside the block: a command or a
+    job, which has no Flask app to ask."""
+    directory = compiled_translations(Path(config["INSTANCE_PATH"]))
+    token = _speech.set((directory, config["BABEL_DEFAULT_LOCALE"]))
+    try:
+        yield
+    finally:
+        _speech.reset(token)
+
+
+def _where() -> tuple[str, str] | None:
+    speech = _speech.get()
+    if speech is None and "flask" in sys.modules:  # the panel; a job never imports Flask
+        from flask import current_app, has_app_context
+
+        if has_app_context():
+            config = current_app.config
+            speech = (config["BABEL_TRANSLATION_DIRECTORIES"], config["BABEL_DEFAULT_LOCALE"])
+    return speech
+
+
+def catalogue(locale: str) -> gettext.NullTranslations:
+    """Return locale's translations where this runs (a command, a job, the app); elsewhere none,
+    and text stays in English."""
+    speech = _where()
+    return _load(speech[0], locale) if speech else gettext.NullTranslations()
+
+
+@functools.cache
+def _load(directory: str, locale: str) -> gettext.NullTranslations:
+    # The file Flask-Babel reads for the same directory and locale.
+    path = gettext.find("messages", directory, [locale])
+    if path is None:
+        return gettext.NullTranslations()
+    with open(path, "rb") as f:
+        return gettext.GNUTranslations(f)
+
+
 def for_team(message: str, **params) -> str:
     """Return message, translated and filled in, in the back office's language
     (BABEL_DEFAULT_LOCALE): for text stored for a team, such as a task's title, whoever or
-    whatever job writes it. Outside an application it stays in English."""
-    from flask import current_app, has_app_context
-    from flask_babel import force_locale, gettext
-
-    if not has_app_context():
-        return message % params if params else message
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        return gettext(message, **params)
+    whatever job writes it. Outside an application or a command it stays in English."""
+    speech = _where()
+    text = _load(*speech).gettext(message) if speech else message
+    return text % params if params else text
 
 
 def weekday_date(day, width: str = "abbreviated") -> str:

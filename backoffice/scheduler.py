@@ -4,29 +4,23 @@ import logging
 from datetime import datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
-from flask import Flask
 
-from backoffice import audit
-from backoffice.db import db
+from backoffice.boundary import Boundary
 from backoffice.optional import optional_module
 
 log = logging.getLogger("backoffice.scheduler")
-JOB_MODULES = ("backoffice.jobs", "assignment.jobs", "vetting.jobs", "billing.jobs")
+JOB_MODULES = ("backoffice.jobs", "assignment.jobs", "vetting.jobs", "billing.jobs", "cases.jobs")
 
 
-def run_job(app: Flask, func, *, now: datetime | None = None):
-    """Run one job in its own app context and transaction, attributed to system:<job>."""
+def run_job(boundary: Boundary, func, *, now: datetime | None = None):
+    """Run one job in its own transaction, attributed to system:<job>."""
     name = getattr(func, "__name__", str(func))
-    with app.app_context(), audit.acting_as(audit.Actor(None, f"system:{name}")):
-        session = db.session
-        try:
-            result = func(session=session, now=now or datetime.now(), config=app.config)
-            session.commit()
-            return result
-        except Exception:
-            session.rollback()
-            log.exception("job %s failed; it runs again on its next trigger", name)
-            raise
+    try:
+        with boundary.session(f"system:{name}") as session:
+            return func(session=session, now=now or datetime.now(), config=boundary.config)
+    except Exception:
+        log.exception("job %s failed; it runs again on its next trigger", name)
+        raise
 
 
 def job_specs() -> list[tuple]:
@@ -38,19 +32,19 @@ def job_specs() -> list[tuple]:
     return specs
 
 
-def build_scheduler(app: Flask) -> BlockingScheduler:
+def build_scheduler(boundary: Boundary) -> BlockingScheduler:
     """Return a scheduler with every job registered; each run catches up once if it was missed."""
-    scheduler = BlockingScheduler(timezone=app.config["BABEL_DEFAULT_TIMEZONE"])
+    scheduler = BlockingScheduler(timezone=boundary.config["BABEL_DEFAULT_TIMEZONE"])
     for func, trigger, args in job_specs():
         scheduler.add_job(
-            _safe_run, trigger, args=[app, func], id=func.__name__, name=func.__name__,
+            _safe_run, trigger, args=[boundary, func], id=func.__name__, name=func.__name__,
             coalesce=True, max_instances=1, misfire_grace_time=3600, **args,
         )
     return scheduler
 
 
-def _safe_run(app: Flask, func) -> None:
+def _safe_run(boundary: Boundary, func) -> None:
     try:
-        run_job(app, func)
+        run_job(boundary, func)
     except Exception:  # logged in run_job; the scheduler must keep running
         pass

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = {"--help": ["--help"], "vetting check-documents": ["vetting", "check-documents"]}
+COMMANDS = {"--help": ["--help"], "vetting check-documents": ["vetting", "check-documents"],
+            "billing dunning-run": ["billing", "dunning-run"]}
 
 
 def run_once(tree: Path, args: list[str], env: dict) -> float:

@@ -1,5 +1,6 @@
 """Stripe, and only here: off-session charges, look-ups after a lost answer, webhook signatures."""
 
+import functools
 import hashlib
 import hmac
 import http.client
@@ -11,8 +12,6 @@ import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
-
-import stripe
 
 SUCCEEDED, FAILED, ERROR = "succeeded", "failed", "error"
 NOT_CHARGED = "not_charged"  # a look-up found no charge made with the key
@@ -60,8 +59,17 @@ class RateLimiter:
         return max(wait, 0.0)
 
 
-class KeepAliveHTTPClient(stripe.HTTPClient):
-    """Stripe's HTTP client on kept-alive http.client connections, one per thread.
+def _stripe():
+    # stripe-python takes a fifth of a second to import: billing's commands and jobs load it
+    # when they first talk to Stripe, not when billing is imported.
+    import stripe
+
+    return stripe
+
+
+class KeepAliveHTTPClient:
+    """Stripe's HTTP client on kept-alive http.client connections, one per thread (a
+    stripe.HTTPClient: see keep_alive_client).
 
     A pool shared by threads (urllib3) costs about 0.2 ms of CPU per call more than a
     connection of the thread's own; at 100 charges a second that is a tenth of the per-invoice
@@ -90,7 +98,7 @@ class KeepAliveHTTPClient(stripe.HTTPClient):
             body = resp.read()
         except (OSError, http.client.HTTPException) as exc:
             self._drop(parts.scheme, parts.netloc)
-            raise stripe.APIConnectionError(f"Could not reach Stripe: {exc!r}") from exc
+            raise _stripe().APIConnectionError(f"Could not reach Stripe: {exc!r}") from exc
         if resp.will_close:
             self._drop(parts.scheme, parts.netloc)
         return body, resp.status, resp.msg
@@ -118,6 +126,13 @@ class KeepAliveHTTPClient(stripe.HTTPClient):
             self._drop(*key)
 
 
+@functools.cache
+def keep_alive_client() -> type:
+    """Return KeepAliveHTTPClient on stripe-python's HTTPClient, whose retries and headers it
+    keeps (made at the first call to Stripe, when stripe is imported)."""
+    return type("KeepAliveHTTPClient", (KeepAliveHTTPClient, _stripe().HTTPClient), {})
+
+
 class GatewayError(Exception):
     """Stripe did not do what was asked; the message names the kind of failure."""
 
@@ -127,20 +142,39 @@ class Gateway:
 
     def __init__(self, *, api_key: str, api_base: str | None = None, max_rps: float = 100.0,
                  timeout: float = 20.0):
-        self.http = KeepAliveHTTPClient(timeout=timeout)
-        self.client = stripe.StripeClient(
-            api_key, base_addresses={"api": api_base} if api_base else None,
-            max_network_retries=0, http_client=self.http, stripe_version=stripe.api_version,
-        )
         self.limiter = RateLimiter(max_rps)
         self._local = threading.local()
-        base = (api_base or stripe.DEFAULT_API_BASE).rstrip("/")
-        self._intents_url = f"{base}/v1/payment_intents"
-        self._headers = {
-            "Authorization": f"Bearer {api_key}", "Stripe-Version": stripe.api_version,
-            "Content-Type": "application/x-www-form-urlencoded",
-            "User-Agent": f"backoffice-billing stripe-python/{stripe.VERSION}",
-        }
+        self._settings = (api_key, api_base, timeout)
+        self._connect_lock = threading.Lock()
+        self._connected = False
+
+    def _connect(self) -> None:
+        """Make the HTTP and Stripe clients at the first call (threads of a pass share them)."""
+        with self._connect_lock:
+            if self._connected:
+                return
+            stripe = _stripe()
+            api_key, api_base, timeout = self._settings
+            self.http = keep_alive_client()(timeout=timeout)
+            self._client = stripe.StripeClient(
+                api_key, base_addresses={"api": api_base} if api_base else None,
+                max_network_retries=0, http_client=self.http, stripe_version=stripe.api_version,
+            )
+            base = (api_base or stripe.DEFAULT_API_BASE).rstrip("/")
+            self._intents_url = f"{base}/v1/payment_intents"
+            self._headers = {
+                "Authorization": f"Bearer {api_key}", "Stripe-Version": stripe.api_version,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "User-Agent": f"backoffice-billing stripe-python/{stripe.VERSION}",
+            }
+            self._connected = True
+
+    @property
+    def client(self):
+        """Return the stripe-python client."""
+        if not self._connected:
+            self._connect()
+        return self._client
 
     @classmethod
     def from_config(cls, config) -> "Gateway":
@@ -157,6 +191,8 @@ class Gateway:
         """Charge the saved card off-session once per key; after a lost answer, look it up first."""
         started = time.perf_counter()
         self._local.queued = 0.0
+        if not self._connected:
+            self._connect()
         if look_up_first:
             found = self.find(key=key, customer=customer)
             if found is not None:
@@ -170,7 +206,7 @@ class Gateway:
         try:
             data, status, _ = self._call(self.http.request, "post", self._intents_url,
                                          {**self._headers, "Idempotency-Key": key}, body)
-        except stripe.APIConnectionError as exc:
+        except _stripe().APIConnectionError as exc:
             return self._timed(ChargeResult(ERROR, message=str(exc)[:500]), started)
         return self._timed(_from_answer(status, data), started)
 
@@ -183,7 +219,7 @@ class Gateway:
         """Return the outcome of the charge made with key, or None if Stripe has none."""
         try:
             return self._find(key=key, customer=customer)
-        except stripe.StripeError as exc:
+        except _stripe().StripeError as exc:
             return ChargeResult(ERROR, message=f"look-up failed: {type(exc).__name__}: {exc}"[:500])
 
     def _find(self, *, key: str, customer: str) -> ChargeResult | None:
@@ -213,11 +249,11 @@ class Gateway:
         """Delete a customer and the cards saved with it; False if Stripe had none by that id."""
         try:
             self._call(self.client.v1.customers.delete, customer)
-        except stripe.InvalidRequestError as exc:
+        except _stripe().InvalidRequestError as exc:
             if exc.http_status == 404:  # deleted already, e.g. by an erasure that then rolled back
                 return False
             raise GatewayError(type(exc).__name__) from exc
-        except stripe.StripeError as exc:
+        except _stripe().StripeError as exc:
             raise GatewayError(type(exc).__name__) from exc
         return True
 

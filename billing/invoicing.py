@@ -3,9 +3,9 @@
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
+from backoffice.i18n import catalogue
 from backoffice.models import Client, RequestStatus, ServiceRequest
 from billing import policy
 from billing.models import Invoice, InvoiceCounter, InvoiceLine
@@ -74,9 +74,8 @@ def issue(session: Session, *, client: Client, start: date, end: date, issued_on
 def service_name(skill: str, language: str | None) -> str:
     """Return the name of a service in the client's language, as the invoice states it: the
     catalogue has Spanish and English, and an invoice in any other language is in Spanish
-    (the stored code outside an application, where there is no catalogue)."""
-    with force_locale("en" if language == "en" else "es"):
-        return gettext(skill)
+    (the stored code outside an application or a command, where there is no catalogue)."""
+    return catalogue("en" if language == "en" else "es").gettext(skill)
 
 
 def issue_all(session: Session, *, start: date, end: date, issued_on: date) -> list[Invoice]:

@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from assignment import solver
 from assignment.problem import (
     Plan,
 )
@@ -43,6 +42,8 @@ def what_if(
     time_limit_s: float = 5.0, seed: int = 1,
 ) -> WhatIf:
     """Simulate an absence or a demand spike on the current bookings, in memory only."""
+    from assignment import solver  # OR-Tools: loaded by what solves
+
     absent = {}
     if absent_professional is not None:
         lo, hi = absent_from or start, absent_to or (absent_from or start)

@@ -1,13 +1,23 @@
-"""The backoffice command: db upgrade, users create, seed."""
+"""The backoffice command: db upgrade, users create, seed; jobs run from the command line and
+the scheduler."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from backoffice import migrate
+from backoffice.boundary import Boundary
 from backoffice.cli import main
-from backoffice.db import make_engine
+from backoffice.db import make_engine, make_sessionmaker
+from backoffice.models import Task
+from backoffice.scheduler import run_job
+from tests.factories import Factories
+from vetting import service as vetting_service
 
 
 def test_upgrade_users_and_seed_on_a_fresh_database(tmp_path, monkeypatch):
@@ -96,3 +106,70 @@ def test_upgrade_creates_a_missing_postgresql_database(database_url, is_postgres
         with server.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(drop)
         server.dispose()
+
+
+def _database(tmp_path) -> tuple[str, dict]:
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    migrate.upgrade(url)
+    return url, {"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path / "instance"),
+                 "UPLOAD_DIR": str(tmp_path / "uploads"), "BABEL_DEFAULT_LOCALE": "es"}
+
+
+def test_a_job_command_starts_without_flask_and_writes_in_the_teams_language(tmp_path):
+    url, config = _database(tmp_path)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        pro = Factories(session).professional(email="marta@example.com")
+        doc = vetting_service.add_document(
+            session, professional=pro, doc_type="insurance", data=b"%PDF-1.4\n%%EOF\n",
+            filename="insurance.pdf", upload_dir=config["UPLOAD_DIR"], max_bytes=10**6,
+            number="X1", issued_on=date(2024, 1, 1), expires_on=date(2026, 12, 10), user=None)
+        vetting_service.review_document(session, document=doc, accept=True, user=None,
+                                        now=datetime(2026, 11, 1))
+        session.commit()
+    env = {**os.environ, "DATABASE_URL": url, "BACKOFFICE_INSTANCE": config["INSTANCE_PATH"],
+           "UPLOAD_DIR": config["UPLOAD_DIR"], "DEFAULT_LOCALE": "es"}
+    # The operator's command, in a process of its own: start-up imports no Flask.
+    code = ("import sys\nfrom backoffice.cli import main\nmain(standalone_mode=False)\n"
+            "print('flask loaded' if 'flask' in sys.modules else 'no flask')")
+    done = subprocess.run([sys.executable, "-c", code, "vetting", "check-documents",
+                           "--now", "2026-11-20T06:00"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "Document check at 2026-11-20 06:00: 1 expiry reminders, 0 professionals suspended.",
+        "no flask"]
+    with engine.connect() as conn:
+        task_id, title = conn.execute(sa.text(
+            "SELECT id, title FROM task WHERE kind = 'document_expiring'")).one()
+        actors = conn.scalars(sa.text(
+            "SELECT actor FROM audit_event WHERE entity = 'task' AND entity_id = :id"),
+            {"id": str(task_id)}).all()
+        queued = conn.scalar(sa.text("SELECT count(*) FROM outbox_message"))
+    engine.dispose()
+    assert title == f"{pro.name}: Seguro de responsabilidad civil caduca el 10/12/2026"
+    assert actors == ["cli:vetting-check-documents"] and queued == 1
+
+
+def test_a_scheduled_job_commits_or_rolls_back_as_system(tmp_path):
+    url, config = _database(tmp_path)
+    boundary = Boundary(config)
+
+    def make_task(*, session, now, config):
+        session.add(Task(role="ops_agent", kind="check", title="made by a job"))
+        session.flush()
+        return config["BABEL_DEFAULT_LOCALE"]
+
+    def fail_midway(*, session, now, config):
+        session.add(Task(role="ops_agent", kind="check", title="never kept"))
+        session.flush()
+        raise RuntimeError("the job broke")
+
+    assert run_job(boundary, make_task) == "es"
+    with pytest.raises(RuntimeError):
+        run_job(boundary, fail_midway)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.scalars(sa.text("SELECT title FROM task")).all() == ["made by a job"]
+        assert conn.scalars(sa.text(
+            "SELECT actor FROM audit_event WHERE entity = 'task'")).all() == ["system:make_task"]
+    engine.dispose()

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from backoffice import mail
 from backoffice.cli import Runtime
+from backoffice.db import db
 from backoffice.models import ProfessionalStatus, RequestStatus, Task
 from vetting import jobs, service
 from vetting.commands import vetting_group
@@ -85,8 +86,7 @@ def test_hook_can_be_called_again_without_duplicates(session, factories):
 
 def test_cli_runs_the_job_for_a_given_moment(session, app, vet, factories):
     pro, _ = _approved_with_insurance_expiring(vet, factories)
-    rt = Runtime()
-    rt._app = app
+    rt = Runtime(app.config, sessionmaker=db.sessionmaker)  # on the test's connection
     result = CliRunner().invoke(vetting_group, ["check-documents", "--now", "2026-12-11T06:00"],
                                 obj=rt)
     assert result.exit_code == 0, result.output

@@ -1,10 +1,11 @@
-"""Jobs of the core: deliver the mail outbox."""
+"""Jobs of the core: deliver the mail outbox, close the tasks whose cause is gone."""
 
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from backoffice import mail
+from backoffice.services import tasks
 
 
 def deliver_outbox(*, session: Session, now: datetime, config) -> int:
@@ -13,4 +14,11 @@ def deliver_outbox(*, session: Session, now: datetime, config) -> int:
                         sender=config["MAIL_FROM"])
 
 
-SCHEDULE = [(deliver_outbox, "interval", {"seconds": 30})]
+def close_resolved_tasks(*, session: Session, now: datetime, config) -> dict:
+    """Close the job-made tasks whose cause is gone, by the checkers the domains registered
+    (the scheduler imports every domain's jobs, and with them their checkers)."""
+    return tasks.close_resolved(session, now=now)
+
+
+SCHEDULE = [(deliver_outbox, "interval", {"seconds": 30}),
+            (close_resolved_tasks, "interval", {"minutes": 1})]

@@ -15,6 +15,7 @@ from backoffice.db import utcnow
 from backoffice.i18n import Refusal
 from backoffice.models import Client, ClientStatus, Task, TaskStatus
 from backoffice.services import clients as client_service
+from billing import tasks as billing_tasks
 from billing import timeline
 from billing.models import CHASEABLE, Invoice, InvoiceStatus
 
@@ -93,7 +94,10 @@ def _entry(current: InvoiceStatus, to: InvoiceStatus, reason: str | None) -> tup
 
 def _after(session: Session, invoice: "Invoice | InvoiceRow", to: InvoiceStatus, *,
            at: datetime | None, events: list[dict] | None) -> None:
-    """Stop the chase of a paid invoice and lift the booking hold it caused."""
+    """Close the calls about an invoice paid, written off or paused; stop the chase of a paid
+    invoice and lift the booking hold it caused."""
+    if to in (S.PAID, S.WRITTEN_OFF, S.PAUSED):
+        billing_tasks.close_calls(session, invoice)
     if to != S.PAID or invoice.entered_dunning_cents is None:
         return  # never chased: no call task was made and no hold was put
     session.execute(

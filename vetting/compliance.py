@@ -1,5 +1,6 @@
 """Suspension and what it does to the services a professional holds."""
 
+import re
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -7,9 +8,19 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit, mail
 from backoffice.i18n import for_team
-from backoffice.models import Professional, ProfessionalStatus, Task
+from backoffice.models import (
+    Client,
+    Professional,
+    ProfessionalStatus,
+    RequestStatus,
+    ServiceRequest,
+    Task,
+)
 from backoffice.services import professionals as professional_service
+from backoffice.services import tasks
 from vetting.documents import DOC_TYPES
+
+AT_RISK, EXPIRING = "service_at_risk", "document_expiring"
 
 
 def lang_of(professional: Professional) -> str:
@@ -27,17 +38,17 @@ def on_professional_suspended(session: Session, professional_id: int, now: datet
         session, professional_id=professional_id, since=now
     )
     flagged = []
+    name = session.get(Professional, professional_id).name
     for s in services:
         key = f"vetting:at-risk:sr{s.id}:pro{professional_id}"
         if session.scalar(sa.select(Task.id).where(Task.dedup_key == key)) is not None:
             continue
         session.add(Task(
-            role="ops_agent", kind="service_at_risk",
-            title=for_team("Service #%(id)d on %(start)s needs another professional", id=s.id,
-                           start=f"{s.start_at:%d/%m %H:%M}"),
-            details=for_team("Professional #%(id)d was suspended by vetting; the service is "
-                             "still assigned to them and must be re-covered.",
-                             id=professional_id),
+            role="ops_agent", kind=AT_RISK,
+            title=for_team("%(client)s's service on %(start)s needs another professional",
+                           client=s.client.name, start=f"{s.start_at:%d/%m %H:%M}"),
+            details=for_team("%(name)s was suspended by vetting; the service is still "
+                             "assigned to them and must be re-covered.", name=name),
             entity="service_request", entity_id=str(s.id), dedup_key=key, due_at=s.start_at,
         ))
         flagged.append(s.id)
@@ -100,7 +111,7 @@ def check_documents(session: Session, *, now: datetime, days: int = 30) -> dict:
                          entity_id=doc.id, dedup_key=key)
         if session.scalar(sa.select(Task.id).where(Task.dedup_key == key)) is None:
             document = for_team(DOC_TYPES.get(doc.doc_type, doc.doc_type))
-            session.add(Task(role="vetting", kind="document_expiring",
+            session.add(Task(role="vetting", kind=EXPIRING,
                              title=for_team("%(name)s: %(document)s expires %(date)s",
                                             name=pro.name, document=document,
                                             date=context["expires_on"]),
@@ -127,3 +138,76 @@ def check_documents(session: Session, *, now: datetime, days: int = 30) -> dict:
             suspended.append(pro.id)
     session.flush()
     return {"reminded": reminded, "suspended": suspended}
+
+
+@tasks.resolves(AT_RISK)
+def services_covered(session: Session, open_tasks: list[Task], now: datetime) -> dict[int, str]:
+    """Return the at-risk tasks whose service has an approved professional again, or is
+    cancelled or over, with why."""
+    ids = {int(t.entity_id) for t in open_tasks
+           if t.entity == "service_request" and (t.entity_id or "").isdigit()}
+    rows = {r.id: r for r in session.execute(
+        sa.select(ServiceRequest.id, ServiceRequest.status, ServiceRequest.start_at,
+                  ServiceRequest.service_date, Client.name.label("client"),
+                  Professional.name.label("pro"), Professional.status.label("pro_status"))
+        .join(Client, Client.id == ServiceRequest.client_id)
+        .outerjoin(Professional, Professional.id == ServiceRequest.professional_id)
+        .where(ServiceRequest.id.in_(ids)))} if ids else {}
+    found = {}
+    for task in open_tasks:
+        row = rows.get(int(task.entity_id)) if (task.entity_id or "").isdigit() else None
+        if row is None:
+            if task.entity == "service_request":
+                found[task.id] = tasks.closed_line(for_team("the service no longer exists"))
+            continue
+        when = f"{row.start_at:%d/%m %H:%M}" if row.start_at else f"{row.service_date:%d/%m}"
+        if row.status == RequestStatus.CANCELLED:
+            why = for_team("%(client)s's service on %(start)s was cancelled",
+                           client=row.client, start=when)
+        elif row.status in (RequestStatus.DONE, RequestStatus.NO_SHOW):
+            why = for_team("%(client)s's service on %(start)s is over", client=row.client,
+                           start=when)
+        elif row.pro_status == ProfessionalStatus.APPROVED:
+            why = for_team("%(client)s's service on %(start)s is covered again by %(name)s",
+                           client=row.client, start=when, name=row.pro)
+        else:
+            continue
+        found[task.id] = tasks.closed_line(why)
+    return found
+
+
+_EXPIRING_DOC = re.compile(r"^vetting:expiring:doc(\d+):")
+
+
+@tasks.resolves(EXPIRING)
+def renewals_accepted(session: Session, open_tasks: list[Task],
+                      now: datetime) -> dict[int, str]:
+    """Return the expiring-document tasks whose renewed document was accepted, with why."""
+    from vetting.models import Document, DocumentStatus
+
+    doc_of = {t.id: int(m.group(1)) for t in open_tasks
+              if (m := _EXPIRING_DOC.match(t.dedup_key or ""))}
+    docs = {d.id: d for d in session.execute(
+        sa.select(Document.id, Document.professional_id, Document.doc_type, Document.expires_on,
+                  Professional.name)
+        .join(Professional, Professional.id == Document.professional_id)
+        .where(Document.id.in_(set(doc_of.values()))))} if doc_of else {}
+    accepted = session.execute(
+        sa.select(Document.id, Document.professional_id, Document.doc_type, Document.expires_on)
+        .where(Document.status == DocumentStatus.ACCEPTED,
+               Document.professional_id.in_({d.professional_id for d in docs.values()}))
+    ).all() if docs else []
+    found = {}
+    for task_id, doc_id in doc_of.items():
+        doc = docs.get(doc_id)
+        if doc is None:
+            found[task_id] = tasks.closed_line(for_team("the document no longer exists"))
+            continue
+        if any(a.id != doc.id and a.professional_id == doc.professional_id
+               and a.doc_type == doc.doc_type
+               and (a.expires_on is None or doc.expires_on is None
+                    or a.expires_on > doc.expires_on) for a in accepted):
+            found[task_id] = tasks.closed_line(for_team(
+                "%(name)s's renewed %(document)s was accepted", name=doc.name,
+                document=for_team(DOC_TYPES.get(doc.doc_type, doc.doc_type))))
+    return found

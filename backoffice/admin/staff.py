@@ -1,10 +1,10 @@
-"""Staff users (admin only), the audit log (read-only) and team task queues."""
+"""Staff users (admin only) and the audit log (read-only); team task queues are in
+backoffice.admin.tasks, its TaskView named here where the panel mounts it."""
 
-from flask import flash, g, url_for
+from flask import flash, g
 from flask_admin.actions import action
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup, escape
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -12,10 +12,11 @@ from backoffice import audit, totp
 from backoffice.admin.base import SecureModelView, render_changes
 from backoffice.admin.fastlist import FastListView
 from backoffice.admin.forms import role_choices, role_label
+from backoffice.admin.tasks import TaskView  # noqa: F401  (mounted by backoffice.admin)
 from backoffice.auth import hash_password, revoke_sessions
-from backoffice.db import db, utcnow
+from backoffice.db import db
 from backoffice.i18n import LANGUAGE_NAMES
-from backoffice.models import ROLES, StaffUser, Task, TaskStatus
+from backoffice.models import ROLES, StaffUser
 
 
 class StaffUserView(SecureModelView):
@@ -107,73 +108,3 @@ class AuditEventView(FastListView, SecureModelView):
     details_template = "admin/model/details.html"
     column_formatters = {"changes": lambda v, c, m, n: render_changes(m.changes)}
     column_formatters_export = {}  # the file keeps the changes as JSON
-
-
-# What a task is about, by its entity: the page that shows it, the page's id argument, a name.
-RECORD_PAGES = {
-    "service_request": ("service_request.details_view", "id", _l("Service request")),
-    "professional": ("professional.details_view", "id", _l("Professional")),
-    "client": ("client.details_view", "id", _l("Client")),
-    "billing_invoice": ("billing_invoice.details_view", "id", _l("Invoice")),
-    "vetting_application": ("vetting.application", "app_id", _l("Application")),
-    "plan_run": ("coverage.run_page", "run_id", _l("Plan")),
-}
-
-
-def record_link(admin, entity: str | None, entity_id: str | None) -> Markup | str:
-    """Return what a task is about, named and linked to its page when the reader may open it."""
-    if not entity:
-        return ""
-    endpoint, arg, name = RECORD_PAGES.get(entity, (None, None, entity))
-    text = f"{name} #{entity_id}" if entity_id else str(name)
-    view = next((v for v in admin._views if v.endpoint == (endpoint or "").split(".")[0]), None)
-    if view is None or not entity_id or not entity_id.isdigit() or not view.is_accessible():
-        return text
-    return Markup(f'<a href="{escape(url_for(endpoint, **{arg: entity_id}))}">{escape(text)}</a>')
-
-
-class TaskView(SecureModelView):
-    """Work items for each team; a user sees the tasks of the teams they belong to."""
-
-    allowed_roles = frozenset({"ops_agent", "vetting", "finance"})
-    _can_create = _can_delete = False
-    column_list = ("id", "due_at", "role", "kind", "title", "status", "entity")
-    column_formatters = {"role": lambda v, c, m, n: role_label(m.role),
-                         "kind": lambda v, c, m, n: gettext(m.kind),
-                         "entity": lambda v, c, m, n: record_link(v.admin, m.entity, m.entity_id)}
-    column_formatters_export = {}  # the file carries the stored codes and ids
-    column_labels = {"entity": _l("Related to")}
-    column_export_list = ("id", "due_at", "role", "kind", "title", "status", "entity",
-                          "entity_id", "details", "outcome")
-    column_filters = ("status", "kind", "role", "due_at")
-    column_searchable_list = ("title",)
-    column_default_sort = [("due_at", False), ("id", False)]
-    form_columns = ("status", "outcome")
-
-    def get_query(self):
-        query = super().get_query()
-        if not g.user.has_role("admin"):
-            query = query.filter(Task.role.in_(sorted(g.user.role_set)))
-        return query
-
-    def get_count_query(self):
-        count = super().get_count_query()
-        if not g.user.has_role("admin"):
-            count = count.filter(Task.role.in_(sorted(g.user.role_set)))
-        return count
-
-    def on_model_change(self, form, model: Task, is_created: bool) -> None:
-        if model.status != TaskStatus.OPEN and model.done_at is None:
-            model.done_at = utcnow()
-            model.assigned_to_id = g.user.id
-
-    @action("done", _l("Mark done"), _l("Mark the selected tasks as done?"))
-    def action_done(self, ids):
-        tasks = self.get_query().filter(Task.id.in_(self.record_ids(ids))).all()
-        for t in tasks:
-            t.status, t.done_at, t.assigned_to_id = TaskStatus.DONE, utcnow(), g.user.id
-        audit.record(db.session, action="bulk_done", entity="task",
-                     changes={"ids": [t.id for t in tasks]})
-        db.session.commit()
-        flash(gettext("%(n)d tasks done.", n=len(tasks)), "success")
-

@@ -62,8 +62,9 @@ def test_every_form_speaks_the_readers_language(app, client, session, make_user,
                 continue  # views without a create or edit form redirect
             pages.setdefault(url, {})[locale] = _texts(resp.get_data(as_text=True))
     assert len(pages) >= 7, sorted(pages)
+    # A person offered by name and email (a task's assignee) is data, not interface.
     left = {url: sorted(t for t in texts["en"] & texts["es"] if t not in SAME_IN_BOTH
-                        and not t[:1].isdigit())
+                        and not t[:1].isdigit() and "@" not in t)
             for url, texts in pages.items()}
     untranslated = {url: words for url, words in left.items() if words}
     assert not untranslated, "\n".join(f"{u}: {w}" for u, w in untranslated.items())

@@ -134,8 +134,9 @@ def test_tasks_are_written_in_the_back_offices_language(app, session, factories,
     request = factories.request(professional=pro, day=date(2026, 12, 2), start=time(9))
     service.on_professional_suspended(session, pro.id, datetime(2026, 12, 1))
     task = session.scalars(sa.select(Task).where(Task.kind == "service_at_risk")).one()
-    assert task.title == f"El servicio #{request.id} del 02/12 09:00 necesita otro profesional"
-    assert task.details.startswith(f"Selección suspendió al profesional #{pro.id};")
+    assert task.title == (f"El servicio de {request.client.name} del 02/12 09:00 necesita otro "
+                          "profesional")
+    assert task.details.startswith(f"Selección suspendió a {pro.name};")
 
 
 def test_the_coverage_board_names_its_days_in_the_readers_language(client, make_user, login):

@@ -228,7 +228,8 @@ def test_a_task_links_to_what_it_is_about_when_the_reader_may_open_it(client, se
     logged_in("ops_agent")
     html = client.get("/admin/task/").get_data(as_text=True)
     assert (f'<a href="/admin/service_request/details/?id={request.id}">'
-            f"Service request #{request.id}</a>") in html
+            f"Service request: {request.service_date:%d/%m} 09:00, {request.client.name}</a>"
+            ) in html
     # Invoices are finance's: an agent reads which one, with no link that would be refused.
     assert "<td class=\"col-entity\">Invoice #7</td>" in html
     assert "/admin/billing_invoice/details/" not in html

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backoffice.db import utcnow
 from backoffice.models import AuditEvent
 
-IGNORED_FIELDS = {"updated_at", "created_at", "version", "password_hash"}
+IGNORED_FIELDS = {"updated_at", "created_at", "version", "password_hash", "phone_e164"}
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,11 @@ def row(action: str, entity: str, entity_id, changes, note=None,
 def _changes(obj, *, new: bool, deleted: bool) -> dict:
     state = inspect(obj)
     out = {}
+    # A model may name bookkeeping columns its own trail does without (a case's SLA clocks).
+    ignored = IGNORED_FIELDS | getattr(type(obj), "__audit_ignored__", frozenset())
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key in IGNORED_FIELDS:
+        if key in ignored:
             continue
         hist = state.attrs[key].history
         if deleted:

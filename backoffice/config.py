@@ -35,6 +35,16 @@ class Config:
         self.SMTP_HOST = os.environ.get("SMTP_HOST", "127.0.0.1")
         self.SMTP_PORT = int(os.environ.get("SMTP_PORT", "8025"))
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "backoffice@example.com")
+        # The case desk's inbox: an IMAP folder (imaps://user:pass@host:993/INBOX) and/or a
+        # Maildir a local mail server delivers to; empty: not read.
+        self.MAIL_IMAP_URL = os.environ.get("MAIL_IMAP_URL", "")
+        self.MAIL_INBOX_MAILDIR = os.environ.get("MAIL_INBOX_MAILDIR", "")
+        # Mail in commits after this many mails, or sooner once a batch took this long.
+        self.MAIL_FETCH_BATCH = int(os.environ.get("MAIL_FETCH_BATCH", "50"))
+        self.MAIL_FETCH_BATCH_SECONDS = float(os.environ.get("MAIL_FETCH_BATCH_SECONDS", "0.25"))
+        self.CASES_MAX_OPEN_PER_AGENT = int(os.environ.get("CASES_MAX_OPEN_PER_AGENT", "25"))
+        self.MAIL_ATTACHMENT_MAX_BYTES = int(
+            os.environ.get("MAIL_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(instance / "uploads"))
         self.STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "sk_test_backoffice")
         self.STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8420")

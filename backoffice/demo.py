@@ -20,7 +20,8 @@ DEMO_USERS = (
     ("finance2@demo.example.com", "Jorge Finance", "finance", "demo-finance2-pass"),
     ("admin@demo.example.com", "Ana Admin", "admin", "demo-admin-pass"),
 )
-DOMAIN_DEMOS = ("vetting.demo", "billing.demo", "assignment.demo")
+# cases.demo comes last: its cases link the clients, bookings and invoices the others made.
+DOMAIN_DEMOS = ("vetting.demo", "billing.demo", "assignment.demo", "cases.demo")
 
 
 def demo_config(instance: Path) -> dict:
@@ -30,6 +31,8 @@ def demo_config(instance: Path) -> dict:
         # The demo is served over plain http on 127.0.0.1; production keeps Secure cookies.
         "SESSION_COOKIE_SECURE": False,
         "SMTP_PORT": int(os.environ.get("SMTP_PORT", "8025")),
+        # The case desk reads new mail from this Maildir; the demo drops a few mails into it.
+        "MAIL_INBOX_MAILDIR": str(instance / "inbox"),
     }
 
 
@@ -105,7 +108,7 @@ def run_demo(config: dict, *, port: int, echo) -> None:
     sink = MailSink(port=config["SMTP_PORT"], maildir=instance / "mail").start()
     echo(f"Mail sink on 127.0.0.1:{sink.port}, mails kept in {instance / 'mail'}")
     env = dict(os.environ, BACKOFFICE_INSTANCE=str(instance), DATABASE_URL=config["DATABASE_URL"],
-               SMTP_PORT=str(sink.port))
+               SMTP_PORT=str(sink.port), MAIL_INBOX_MAILDIR=config["MAIL_INBOX_MAILDIR"])
     children = []
     stripe = _start_stripe(env, echo)
     if stripe is not None:

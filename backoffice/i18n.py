@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent / "translations"
-LOCALES = ("es",)
+# Spanish translates everything; English names the stored codes a page shows (an "on_hold"
+# case reads "on hold"), its other words being the msgids themselves.
+LOCALES = ("es", "en")
 # The languages clients and professionals speak, by code, named in English (the msgids).
 LANGUAGE_NAMES = {"es": "Spanish", "en": "English", "ca": "Valencian", "fr": "French",
                   "de": "German"}

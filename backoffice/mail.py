@@ -1,10 +1,11 @@
 """Mail through an outbox table: written in the cause's transaction, delivered over SMTP later."""
 
+import functools
 import smtplib
 from email.message import EmailMessage
+from email.utils import formatdate
 from pathlib import Path
 
-import jinja2
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -14,22 +15,32 @@ from backoffice.models import OutboxMessage
 ROOT = Path(__file__).resolve().parent.parent
 # Each domain keeps its templates in <package>/mail_templates/<name>.<lang>.txt;
 # the first line is "Subject: ...", the rest the body.
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(
-        [str(ROOT / pkg / "mail_templates") for pkg in ("backoffice", "vetting", "billing")]
-    ),
-    autoescape=False,
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-)
+TEMPLATE_PACKAGES = ("backoffice", "vetting", "billing", "cases")
+
+
+@functools.cache
+def _templates():
+    import jinja2  # loaded on the first mail: a job that writes none never pays for it
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(
+            [str(ROOT / pkg / "mail_templates") for pkg in TEMPLATE_PACKAGES]
+        ),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
 def render(template: str, lang: str, context: dict) -> tuple[str, str]:
     """Render a mail template in lang (falling back to Spanish) into subject and body."""
+    import jinja2
+
+    env = _templates()
     try:
-        tpl = _env.get_template(f"{template}.{lang}.txt")
+        tpl = env.get_template(f"{template}.{lang}.txt")
     except jinja2.TemplateNotFound:
-        tpl = _env.get_template(f"{template}.es.txt")
+        tpl = env.get_template(f"{template}.es.txt")
     text = tpl.render(**context)
     first, _, body = text.partition("\n")
     if not first.startswith("Subject:"):
@@ -49,25 +60,97 @@ def enqueue(
     dedup_key: str | None = None,
 ) -> OutboxMessage | None:
     """Put a mail in the outbox; a dedup_key already there means it was queued before: None."""
-    if dedup_key is not None:
-        existing = session.scalar(
-            sa.select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
-        )
-        if existing is not None:
-            return None
+    if dedup_key is not None and _queued(session, dedup_key):
+        return None  # rendered only when it will be sent
     subject, body = render(template, lang, context or {})
+    return enqueue_message(session, to=to, subject=subject, body=body, entity=entity,
+                           entity_id=entity_id, dedup_key=dedup_key, template=template)
+
+
+def enqueue_many(session: Session, mails: list[dict]) -> int:
+    """Put template mails in the outbox in one statement; return how many were new.
+
+    Each mail is a dict of enqueue's keywords (to, template, lang, context, entity, entity_id,
+    dedup_key). For a job that mails hundreds at once, where a query and a flush per mail
+    would cost seconds."""
+    keys = [m["dedup_key"] for m in mails if m.get("dedup_key")]
+    queued: set[str] = set()
+    for i in range(0, len(keys), 1000):
+        queued.update(session.scalars(sa.select(OutboxMessage.dedup_key)
+                                      .where(OutboxMessage.dedup_key.in_(keys[i:i + 1000]))))
+    rows = []
+    for m in mails:
+        key = m.get("dedup_key")
+        if key is not None and key in queued:
+            continue
+        queued.add(key)
+        subject, body = render(m["template"], m.get("lang", "es"), m.get("context") or {})
+        rows.append({"to_address": m["to"], "subject": subject, "body": body,
+                     "template": m["template"], "entity": m.get("entity"),
+                     "entity_id": None if m.get("entity_id") is None else str(m["entity_id"]),
+                     "dedup_key": key})
+    if rows:
+        session.execute(sa.insert(OutboxMessage), rows)
+    return len(rows)
+
+
+def _queued(session: Session, dedup_key: str) -> bool:
+    return session.scalar(sa.select(OutboxMessage.id)
+                          .where(OutboxMessage.dedup_key == dedup_key)) is not None
+
+
+# The headers a queued mail may carry (OutboxMessage.headers): a conversation's ids and the
+# marks that keep auto-responders from answering our automatic mails.
+HEADERS = ("Message-ID", "In-Reply-To", "References", "Auto-Submitted", "X-Loop", "Reply-To",
+           "X-Auto-Response-Suppress", "Precedence")
+
+
+def enqueue_message(
+    session: Session,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    headers: dict | None = None,
+    entity: str | None = None,
+    entity_id=None,
+    dedup_key: str | None = None,
+    template: str = "cases/reply",
+) -> OutboxMessage | None:
+    """Put an already written mail in the outbox, with conversation headers (see HEADERS)."""
+    if dedup_key is not None and _queued(session, dedup_key):
+        return None
+    unknown = set(headers or ()) - set(HEADERS)
+    if unknown:
+        raise ValueError(f"headers: not sent from the outbox: {', '.join(sorted(unknown))}")
     msg = OutboxMessage(
         to_address=to,
-        subject=subject,
+        subject=" ".join(subject.split())[:255],
         body=body,
         template=template,
         entity=entity,
         entity_id=None if entity_id is None else str(entity_id),
         dedup_key=dedup_key,
+        headers=dict(headers) if headers else None,
     )
     session.add(msg)
     session.flush()
     return msg
+
+
+def build(m: OutboxMessage, *, sender: str) -> EmailMessage:
+    """Return the mail an outbox row stands for."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = m.to_address
+    mail["Subject"] = m.subject
+    mail["Date"] = formatdate(localtime=False)
+    extra = {k: v for k, v in (m.headers or {}).items() if k in HEADERS and v}
+    mail["Message-ID"] = extra.pop("Message-ID", None) or f"<outbox-{m.id}@backoffice>"
+    for name, value in extra.items():
+        mail[name] = value
+    mail.set_content(m.body)
+    return mail
 
 
 def deliver(session: Session, *, host: str, port: int, sender: str, limit: int = 200) -> int:
@@ -94,12 +177,7 @@ def deliver(session: Session, *, host: str, port: int, sender: str, limit: int =
         return 0
     with smtp:
         for m in messages:
-            mail = EmailMessage()
-            mail["From"] = sender
-            mail["To"] = m.to_address
-            mail["Subject"] = m.subject
-            mail["Message-ID"] = f"<outbox-{m.id}@backoffice>"
-            mail.set_content(m.body)
+            mail = build(m, sender=sender)
             try:
                 smtp.send_message(mail)
             except smtplib.SMTPException as exc:

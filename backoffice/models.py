@@ -4,9 +4,10 @@ import enum
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backoffice.db import Base, utcnow
+from backoffice.phones import normalise as normalise_phone
 
 SKILLS = ("cleaning", "ironing", "elderly_care", "childcare", "gardening")
 LANGUAGES = ("es", "en", "ca", "fr", "de")
@@ -78,6 +79,8 @@ class Client(Timestamped, Base):
     name: Mapped[str] = mapped_column(sa.String(120), index=True)
     email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
     phone: Mapped[str | None] = mapped_column(sa.String(32))
+    # The phone in E.164, kept by _phone_e164 below: how the phone page finds a caller.
+    phone_e164: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     address: Mapped[str | None] = mapped_column(sa.String(255))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
@@ -94,6 +97,11 @@ class Client(Timestamped, Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("phone")
+    def _phone_e164(self, _key, value):
+        self.phone_e164 = normalise_phone(value)
+        return value
 
     def __str__(self) -> str:
         return self.name
@@ -123,6 +131,8 @@ class Professional(Timestamped, Base):
     name: Mapped[str] = mapped_column(sa.String(120), index=True)
     email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
     phone: Mapped[str | None] = mapped_column(sa.String(32))
+    # The phone in E.164, kept by _phone_e164 below: how the phone page finds a caller.
+    phone_e164: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     address: Mapped[str | None] = mapped_column(sa.String(255))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
@@ -158,6 +168,11 @@ class Professional(Timestamped, Base):
     @skill_list.setter
     def skill_list(self, value: list[str]) -> None:
         self.skills = ",".join(s for s in SKILLS if s in set(value))
+
+    @validates("phone")
+    def _phone_e164(self, _key, value):
+        self.phone_e164 = normalise_phone(value)
+        return value
 
     def __str__(self) -> str:
         return self.name
@@ -342,6 +357,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Extra headers for mails that belong to a conversation (the case desk's Message-ID,
+    # In-Reply-To, References, Auto-Submitted); None for plain notices.
+    headers: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
 class Task(Base):

@@ -19,6 +19,7 @@ from backoffice.models import (
     TimeOff,
     WorkingShift,
 )
+from backoffice.phones import normalise as normalise_phone
 
 BATCH = 5_000
 CLIENT_HISTORY = timedelta(days=730)
@@ -61,6 +62,12 @@ def _copy(session: Session, table, rows: list[dict]) -> None:
             copy.write_row([row[c] for c in columns])
 
 
+def _phone(fake: Faker) -> dict:
+    # Rows inserted in bulk skip the models' validators: the E.164 form is set here.
+    phone = fake.phone_number()
+    return {"phone": phone, "phone_e164": normalise_phone(phone)}
+
+
 def seed_clients(session: Session, *, n: int, rng: random.Random, fake: Faker,
                  progress: Progress | None = None) -> list[int]:
     """Insert n clients; return their ids."""
@@ -70,7 +77,8 @@ def seed_clients(session: Session, *, n: int, rng: random.Random, fake: Faker,
         lat, lon = _point(rng)
         joined = now - CLIENT_HISTORY * (n - i) / n  # signed up over two years, oldest first
         rows.append({
-            "name": fake.name(), "email": fake.unique.email(), "phone": fake.phone_number(),
+            **_phone(fake),
+            "name": fake.name(), "email": fake.unique.email(),
             "address": fake.street_address() + ", Valencia", "lat": lat, "lon": lon,
             "zone": zone_for(lat, lon), "language": rng.choice(("es", "es", "es", "ca", "en")),
             "status": "active", "created_at": joined, "updated_at": joined, "version": 1,
@@ -88,7 +96,8 @@ def seed_professionals(session: Session, *, n: int, rng: random.Random, fake: Fa
         lat, lon = _point(rng)
         skills = rng.sample(SKILLS, k=rng.choice((1, 2, 2, 3)))
         rows.append({
-            "name": fake.name(), "email": fake.unique.email(), "phone": fake.phone_number(),
+            **_phone(fake),
+            "name": fake.name(), "email": fake.unique.email(),
             "address": fake.street_address() + ", Valencia", "lat": lat, "lon": lon,
             "zone": zone_for(lat, lon), "language": "es",
             "skills": ",".join(s for s in SKILLS if s in skills),

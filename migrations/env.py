@@ -7,7 +7,8 @@ from alembic import context
 from backoffice.db import Base, make_engine, normalise_url
 from backoffice.optional import optional_module
 
-for module in ("backoffice.models", "vetting.models", "billing.models", "assignment.models"):
+for module in ("backoffice.models", "vetting.models", "billing.models", "assignment.models",
+               "cases.models"):
     optional_module(module)
 
 config = context.config

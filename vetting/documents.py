@@ -4,17 +4,14 @@ Files are checked by content (magic bytes), never by the name the browser sent, 
 under UPLOAD_DIR by a random name; the original name is kept only as sanitised metadata.
 """
 
-import hashlib
-import os
 import re
-import secrets
-import unicodedata
 from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice import files
 from backoffice.i18n import Refusal
 from vetting.models import Document, DocumentStatus
 
@@ -80,12 +77,8 @@ def sniff(data: bytes) -> tuple[str, str] | None:
 
 
 def sanitise_name(name: str | None) -> str:
-    """Reduce a browser-sent file name to a harmless label (no directories, no control chars)."""
-    name = unicodedata.normalize("NFKC", name or "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = re.sub(r"[^\w.\- ]", "_", name).strip(" .")
-    name = re.sub(r"\.{2,}", ".", name)
-    return (name or "document")[-120:]
+    """Reduce a sent file name to a harmless label (no folders, no control characters)."""
+    return files.sanitise_name(name, default="document")
 
 
 def check_upload(data: bytes, *, field: str, max_bytes: int) -> tuple[str, str]:
@@ -104,13 +97,7 @@ def check_upload(data: bytes, *, field: str, max_bytes: int) -> tuple[str, str]:
 
 def store(upload_dir: str, data: bytes, ext: str) -> tuple[str, str]:
     """Write data under a new random name; return (stored name, sha256)."""
-    folder = Path(upload_dir)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stored = f"{secrets.token_hex(16)}.{ext}"
-    fd = os.open(folder / stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return stored, hashlib.sha256(data).hexdigest()
+    return files.write_private(Path(upload_dir), data, ext)
 
 
 def stored_path(upload_dir: str, stored_name: str | None) -> Path:

@@ -10,7 +10,8 @@ from backoffice.db import db
 from backoffice.models import AuditEvent, Client, Professional, ServiceRequest, StaffUser, Task
 from backoffice.optional import optional_module
 
-AREA_MODULES = ("backoffice.admin.coverage", "backoffice.admin.vetting", "backoffice.admin.billing")
+AREA_MODULES = ("backoffice.admin.coverage", "backoffice.admin.vetting", "backoffice.admin.billing",
+                "backoffice.admin.cases")
 
 
 def _area_modules():

@@ -26,6 +26,16 @@ POLICY = {
     "billing_dunning_step": {"finance"},
     "billing_reports": {"finance"},
     "billing_calls": {"ops_agent", "finance"},
+    # Each role reads the cases of its team (cases.service.visible_filter); the desk's settings
+    # and its mail quarantine are the admin's.
+    "cases": {"ops_agent", "finance", "vetting"},
+    "case_category": set(),
+    "case_sla_policy": set(),
+    "case_business_hours": set(),
+    "case_closed_day": set(),
+    "case_macro": set(),
+    "case_quarantine": set(),
+    "case_mailbox": set(),
 }
 ARG_VALUES = {"export_type": "csv"}
 

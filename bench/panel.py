@@ -2,10 +2,12 @@
 
 Prints p50/p95 server time (in-process WSGI calls) for our list pages, a record page and the
 CSV export, beside a stock Flask-Admin ModelView of the same model measured in the same run;
-then the professionals' list and record page (a plain view: no fast list).
+then the professionals' list and record page (a plain view: no fast list); then the top-bar
+search for each kind of key, beside a stock ModelView's search of the client list.
 
     python bench/panel.py [--url postgresql+psycopg://postgres@127.0.0.1/backoffice_bench]
                           [--requests 1000000] [--clients 50000] [--runs 30]
+                          [--skip-export] [--search-only]
 """
 
 import argparse
@@ -49,6 +51,17 @@ class StockRequestView(ModelView):
         return True
 
 
+class StockClientView(ModelView):
+    """The client list as Flask-Admin makes it, searched by name, email and phone: the baseline
+    of the top-bar search (what an agent used before it)."""
+
+    column_list = ("id", "name", "email", "phone", "zone", "status")
+    column_searchable_list = ("name", "email", "phone")
+
+    def is_accessible(self):
+        return True
+
+
 def ensure_database(url: str, *, clients: int, requests: int) -> None:
     """Create, migrate and seed the benchmark database unless it already holds the data."""
     migrate.create_database(url)
@@ -84,6 +97,8 @@ def build_app(url: str):
     with app.app_context():
         app.extensions["admin"][0].add_view(
             StockRequestView(ServiceRequest, db, name="Stock", endpoint="stock_request"))
+        app.extensions["admin"][0].add_view(
+            StockClientView(Client, db, name="Stock clients", endpoint="stock_client"))
     return app
 
 
@@ -168,6 +183,50 @@ def machine_speed() -> float:
     return best
 
 
+def search_keys(app) -> list[tuple[str, str, bool]]:
+    """Return (label, typed text, whether the stock client search compares) for each kind of
+    key, taken from the bench data."""
+    with app.app_context():
+        person = db.session.execute(sa.select(Client.name, Client.email, Client.phone_e164)
+                                    .where(Client.id == 4242)).one()
+        rid = db.session.scalar(sa.select(sa.func.max(ServiceRequest.id)))
+    national = person.phone_e164.removeprefix("+34")
+    spaced = f"{national[:3]} {national[3:5]} {national[5:7]} {national[7:]}"
+    return [
+        ("name (one match)", person.name, True),
+        ("surname (grouped list)", person.name.split()[-1], True),
+        ("two letters", person.name[:2], True),
+        ("email, other case", person.email.upper(), True),
+        ("phone 600 11 22 33", spaced, True),
+        ("phone +34 600112233", f"+34 {national}", True),
+        ("phone 0034600112233", f"0034{national}", True),
+        ("number not recognised", spaced[:8], True),
+        ("request #number", f"#{rid}", False),
+        ("bare number", "4242", False),
+        ("case number", "C-000123", False),
+        ("invoice number", "D2026-000123", False),
+        ("nothing found", "Zzyzx Qwerty", True),
+    ]
+
+
+def search_section(app, client, runs: int) -> None:
+    """Print the top-bar search per kind of key beside the stock client list's search."""
+    from urllib.parse import quote
+
+    print(f"\n{'top-bar search':28s} {'ours p50':>9s} {'ours p95':>9s} {'stock p50':>10s} "
+          f"{'stock p95':>10s}  status")
+    for label, typed, compare in search_keys(app):
+        ours = timed(client, f"/admin/search/?q={quote(typed)}", runs)
+        assert ours[2] in (200, 302), (label, ours[2])
+        line = f"{label:28s} {ours[0]:8.1f}ms {ours[1]:8.1f}ms "
+        if compare:
+            stock = timed(client, f"/admin/stock_client/?search={quote(typed)}", runs)
+            line += f"{stock[0]:9.1f}ms {stock[1]:9.1f}ms "
+        else:
+            line += f"{'':>10s} {'':>10s} "
+        print(line + f" {ours[2]}{' (opens the record)' if ours[2] == 302 else ''}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
@@ -175,6 +234,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--search-only", action="store_true",
+                        help="Only the top-bar search and its baseline.")
     args = parser.parse_args()
     url = normalise_url(args.url)
     ensure_database(url, clients=args.clients, requests=args.requests)
@@ -182,6 +243,10 @@ def main() -> None:
     client = login(app, url)
     settle_heap()  # as backoffice.wsgi does in each worker
     print(f"machine speed: {machine_speed():.0f} ms for a fixed Python loop (lower is faster)")
+    if args.search_only:
+        search_section(app, client, args.runs)
+        print(f"machine speed after: {machine_speed():.0f} ms")
+        return
     with app.app_context():
         name = db.session.scalar(sa.select(Client.name).where(Client.id == 4242))
         rid = db.session.scalar(sa.select(sa.func.max(ServiceRequest.id)))
@@ -217,6 +282,7 @@ def main() -> None:
         p50, p95, status = timed(client, path, args.runs)
         assert status == 200, (label, status)
         print(f"{label:28s} {p50:8.1f}ms {p95:8.1f}ms")
+    search_section(app, client, args.runs)
     print(f"machine speed after: {machine_speed():.0f} ms")
     if args.skip_export:
         return

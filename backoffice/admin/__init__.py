@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from backoffice.admin.clients import ClientView
 from backoffice.admin.professionals import ProfessionalView
 from backoffice.admin.requests import ServiceRequestView
+from backoffice.admin.search import SearchView
 from backoffice.admin.staff import AuditEventView, StaffUserView, TaskView
 from backoffice.db import db
 from backoffice.models import AuditEvent, Client, Professional, ServiceRequest, StaffUser, Task
@@ -32,6 +33,7 @@ def register_views(admin) -> None:
                                  category=_l("Admin")))
     admin.add_view(AuditEventView(AuditEvent, db, name=_l("Audit log"), endpoint="audit_event",
                                   category=_l("Admin")))
+    admin.add_view(SearchView(name=_l("Search"), endpoint="search", url="/admin/search"))
 
 
 def register_domain_routes(app, csrf) -> None:

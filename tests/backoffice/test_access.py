@@ -26,6 +26,7 @@ POLICY = {
     "billing_dunning_step": {"finance"},
     "billing_reports": {"finance"},
     "billing_calls": {"ops_agent", "finance"},
+    "search": set(ROLES),  # each result is offered only where the role may open it
     # Each role reads the cases of its team (cases.service.visible_filter); the desk's settings
     # and its mail quarantine are the admin's.
     "cases": {"ops_agent", "finance", "vetting"},

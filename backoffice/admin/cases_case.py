@@ -70,7 +70,8 @@ class CasePageMixin:
             "admin/cases_case.html", case=case, t=w.t, labels=w.codes,
             conversation=conversation, n_articles=n_articles,
             badge_html=Markup(cases_rows.badge_html(badge)) if badge else None,
-            links=links, pointing=pointing, suggestions=suggestions,
+            links=links, link_names=_link_names(links), pointing=pointing,
+            suggestions=suggestions,
             reply_macros=[(m_id, name) for m_id, name, kind, _ in lists.macros
                           if kind == "reply"],
             macro_url=cases_rows.id_url("cases.macro", case_id=case.id, macro_id=None),
@@ -269,3 +270,31 @@ def _stored_path(stored_name: str):
         return attachments.stored_path(current_app.config["UPLOAD_DIR"], stored_name)
     except ValueError:
         return None
+
+
+_NAMES = {"client": "SELECT id, name FROM client WHERE id IN ({ids})",
+          "professional": "SELECT id, name FROM professional WHERE id IN ({ids})",
+          "invoice": "SELECT id, series, number FROM billing_invoice WHERE id IN ({ids})",
+          "case": "SELECT id, subject FROM \"case\" WHERE id IN ({ids})"}
+
+
+def _link_names(links) -> dict[tuple[str, str], str]:
+    """Return what each linked record is called (a name, an invoice number), by one statement
+    per kind; a service request is named by its number."""
+    wanted: dict[str, list[int]] = {}
+    for row in links:
+        if row.entity in _NAMES and row.entity_id.isdigit():
+            wanted.setdefault(row.entity, []).append(int(row.entity_id))
+    names = {}
+    for entity, ids in wanted.items():
+        statement = sa.text(_NAMES[entity].format(ids=", ".join(str(i) for i in ids)))
+        for record_id, *name in db.session.execute(statement):
+            if entity == "invoice":  # its number as issued: D2026-000123
+                label = f"{name[0]}-{name[1]:06d}" if name[1] is not None else f"#{record_id}"
+            elif entity == "case":
+                label = f"C-{record_id:06d} {name[0]}"
+            else:
+                label = name[0] or f"#{record_id}"
+            names[(entity, str(record_id))] = label
+    return names
+

@@ -239,9 +239,10 @@ def _page_ids(where: list, query: Query, size: int):
     # Due soon over several states: (state, next_due_at) is ordered within one state only, so
     # each state's earliest are read from the index and merged, instead of sorting them all.
     parts = [sa.select(Case.id, Case.next_due_at).where(*where, Case.state == state)
-             .order_by(Case.next_due_at, Case.id).limit(offset + size + 1)
+             .order_by(Case.next_due_at, Case.id).limit(offset + size + 1).subquery()
              for state in workflow.ACTIVE]
-    merged = sa.union_all(*parts).subquery()
+    # Each part is wrapped as its own FROM: SQLite takes no ORDER BY or LIMIT inside a UNION.
+    merged = sa.union_all(*(sa.select(p.c.id, p.c.next_due_at) for p in parts)).subquery()
     return (sa.select(merged.c.id, merged.c.next_due_at)
             .order_by(merged.c.next_due_at, merged.c.id).limit(size + 1).offset(offset)
             .subquery())

@@ -25,9 +25,10 @@ BADGE_CLASSES = {"green": "badge-success", "amber": "badge-warning", "red": "bad
 BADGE_WORDS = {"green": "on time", "amber": "due soon", "red": "breached"}
 KIND_ICONS = {"mail_in": "✉ ←", "mail_out": "✉ →", "call_in": "☎ ←", "call_out": "☎ →",
               "note": "✎", "summary": "☰"}
-OUTCOME_WORDS = {"solved": "solved on the call", "callback": "call back",
-                 "no_answer": "no answer", "voicemail": "voicemail",
-                 "transferred": "transferred"}
+OUTCOME_WORDS = {"solved": "solved on the call", "reached": "spoke with them",
+                 "callback": "call back", "no_answer": "no answer", "voicemail": "voicemail",
+                 "transferred": "transferred", "promised_payment": "promised to pay",
+                 "wrong_number": "wrong number"}
 DESK_ROLES = ("ops_agent", "finance", "vetting", "admin")
 _ID = 987654321  # stands for any id in a URL built once
 

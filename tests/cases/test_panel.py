@@ -37,6 +37,36 @@ def test_tabs_show_the_right_cases(client, session, logged_in, make_user, make_c
     assert shown(client, "/admin/cases/?tab=all&state=solved") == {solved_mine.id}
 
 
+def order_shown(client, url: str) -> list[int]:
+    resp = client.get(url)
+    assert resp.status_code == 200, resp.status_code
+    return [int(n) for n in ROW.findall(resp.get_data(as_text=True))]
+
+
+def test_due_soon_lists_running_clocks_earliest_first(client, session, logged_in, make_case):
+    """The tab merges each state's earliest dues; it failed on SQLite, which takes no LIMIT
+    inside a UNION's parts."""
+    from datetime import datetime, timedelta
+
+    from cases import workflow
+
+    logged_in("ops_agent")
+    now = datetime(2026, 12, 1, 9, 0)  # Tuesday, 10:00 in Madrid
+    later = make_case(subject="Más tarde", priority="low", now=now)
+    sooner = make_case(subject="Antes", priority="urgent", now=now)
+    opened = make_case(subject="Abierta", priority="high", now=now)
+    workflow.transition(session, case=opened, to=CaseState.OPEN, now=now)
+    waiting = make_case(subject="Esperando", priority="urgent", now=now)
+    workflow.transition(session, case=waiting, to=CaseState.PENDING, now=now)
+    session.commit()
+    assert waiting.next_due_at is None  # paused: no clock runs
+    listed = order_shown(client, "/admin/cases/?tab=due")
+    assert listed == sorted([later.id, sooner.id, opened.id],
+                            key=lambda i: session.get(Case, i).next_due_at)
+    assert listed[0] == sooner.id and listed[-1] == later.id
+    assert later.next_due_at - sooner.next_due_at > timedelta(0)
+
+
 def test_filters_and_search(client, session, logged_in, make_case, factories, category):
     logged_in("ops_agent")
     ana = factories.client(name="Ana Ferrandis", email="ana.f@example.com", phone="600 11 22 33")

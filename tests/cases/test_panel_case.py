@@ -163,6 +163,7 @@ def test_link_and_unlink(client, session, logged_in, make_case, factories):
     text = page_of(client, case)
     assert f"/admin/service_request/details/?id={booking.id}" in text
     assert f"/admin/cases/{other.id}" in text
+    assert f"{other.number} Relacionada</a>" in text  # named, not numbered only
     assert case.number in page_of(client, other)  # shown both ways: a related case
     send(client, case, "unlink", {"entity": "service_request", "entity_id": str(booking.id)})
     assert [(ln.entity, ln.entity_id) for ln in service.links_of(session, case)] == [

@@ -167,8 +167,11 @@ def conditions(session: Session, user: StaffUser, query: Query) -> list:
 
 def _search(session: Session, query: Query):
     number = parse_number(query.q)
-    if number is not None and (query.q.strip().lower().startswith(("c", "#"))
-                               or len(query.q.strip()) < 7):
+    marked = query.q.strip().lower().startswith(("c", "#"))
+    # A bare short number is a case's number when there is such a case; otherwise it is text
+    # (a subject with a number in it, the start of a phone).
+    if number is not None and (marked or (len(query.q.strip()) < 7 and session.scalar(
+            sa.select(Case.id).where(Case.id == number)) is not None)):
         return Case.id == number
     subject = Case.subject.ilike(f"%{_escape(query.q)}%", escape="\\")
     if query.search_in == "subject":

@@ -85,6 +85,16 @@ def test_filters_and_search(client, session, logged_in, make_case, factories, ca
     assert shown(client, f"{all_}&q=nadie-asi") == set()
 
 
+def test_a_bare_number_that_is_no_case_searches_the_subjects(client, session, logged_in,
+                                                             make_case):
+    """A six-digit text was taken for a case number and found nothing."""
+    logged_in("ops_agent")
+    case = make_case(subject="Pedido 917355 sin entregar")
+    session.commit()
+    assert shown(client, "/admin/cases/?tab=all&q=917355") == {case.id}
+    assert shown(client, f"/admin/cases/?tab=all&q={case.id}") == {case.id}
+
+
 def test_hostile_queue_arguments_are_ignored(client, session, logged_in, make_case):
     logged_in("ops_agent")
     make_case()

@@ -9,7 +9,7 @@ through the ORM relationship). Goals: queue p95 <= 20 ms, case page p95 <= 10 ms
 The data is generated in SQL (INSERT ... SELECT generate_series) once; --reuse keeps it.
 
     python bench/cases_list.py [--url postgresql+psycopg://postgres@127.0.0.1/backoffice_bench_cases]
-                               [--reuse] [--runs 50]
+                               [--reuse] [--runs 50] [--only queue|'case page']
 """
 
 import argparse
@@ -319,6 +319,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="keep the database if it already holds the cases")
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--only", choices=sorted(GOALS),
+                        help="time only the queue or only the case page")
     args = parser.parse_args()
     url = normalise_url(args.url)
     ensure_database(url, reuse=args.reuse)
@@ -357,6 +359,8 @@ def main() -> None:
     print(f"{'page':34s} {'ours p50':>9s} {'ours p95':>10s} {'stock p50':>10s} "
           f"{'stock p95':>10s} {'goal p95':>9s}  load")
     for kind, label, ours_path, stock_path in scenarios:
+        if args.only and kind != args.only:
+            continue
         ours = timed(client, ours_path, args.runs)
         stock = timed(client, stock_path, args.runs) if stock_path else None
         goal = GOALS[kind]

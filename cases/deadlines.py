@@ -36,6 +36,8 @@ DUE_COLUMNS = {
     "resolution": "resolution_due_at",
 }
 _calendars: dict[tuple, sla.Calendar] = {}
+# Calendars compare by identity (and are kept by their content: load_calendar).
+_due_memo: dict[tuple, sla.DueTimes] = {}
 
 
 class _Policy(NamedTuple):
@@ -164,12 +166,23 @@ def _clocks(session: Session, case: Case, policy: SlaPolicy | None, *, now: date
         return None  # no policy, or no business hours at all: no clock can run
     # Before the first flush a new case has no created_at or state yet: they take their
     # defaults at the insert, which is now.
-    return sla.due_times(
-        calendar=calendar, targets=targets_of(policy),
-        created_at=case.created_at or now, visits=case.visits,
+    targets, created_at, state = targets_of(policy), case.created_at or now, case.state
+    visits = tuple((v.state, v.entered_at, v.left_at) for v in case.visits)
+    # A fetch opens many cases at the same moment with the same history: the walk of the
+    # calendar is done once for them. The key holds every input of sla.due_times.
+    key = (calendar, targets, created_at, visits, case.first_response_at,
+           case.awaiting_since, state or CaseState.NEW, now)
+    if (hit := _due_memo.get(key)) is not None:
+        return hit
+    dues = sla.due_times(
+        calendar=calendar, targets=targets, created_at=created_at, visits=case.visits,
         first_response_at=case.first_response_at, awaiting_since=case.awaiting_since,
-        state=case.state or CaseState.NEW, now=now,
+        state=state or CaseState.NEW, now=now,
     )
+    if len(_due_memo) >= 512:
+        _due_memo.clear()
+    _due_memo[key] = dues
+    return dues
 
 
 def _set(case: Case, attr: str, value) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backoffice import audit
 from backoffice.db import utcnow
 from backoffice.i18n import Refusal
-from backoffice.models import Client, Professional, StaffUser
+from backoffice.models import AuditEvent, Client, Professional, StaffUser
 from backoffice.phones import normalise as normalise_phone
 from cases import deadlines, workflow
 from cases.models import (
@@ -55,8 +55,10 @@ def find_person(session: Session, *, email: str | None = None, phone: str | None
 
 
 def contact_for(session: Session, *, email: str | None = None, phone: str | None = None,
-                name: str | None = None) -> Contact:
-    """Return the contact kept for this unknown address or number, creating it once."""
+                name: str | None = None, flush: bool = True) -> Contact:
+    """Return the contact kept for this unknown address or number, creating it once.
+
+    flush=False leaves a new contact pending for the caller's next flush."""
     email = (email or "").strip().lower() or None
     e164 = normalise_phone(phone) if phone else None
     if not email and not e164:
@@ -64,20 +66,57 @@ def contact_for(session: Session, *, email: str | None = None, phone: str | None
     column, value = (Contact.email, email) if email else (Contact.phone, e164)
     contact = session.scalar(sa.select(Contact).where(column == value).order_by(Contact.id)
                              .limit(1))
-    if contact is None:
-        contact = Contact(email=email, phone=e164, name=(name or "").strip()[:120] or None)
-        session.add(contact)
+    return contact if contact is not None else _new_contact(session, email, e164, name, flush)
+
+
+def _new_contact(session: Session, email: str | None, e164: str | None, name: str | None,
+                 flush: bool) -> Contact:
+    contact = Contact(email=email, phone=e164, name=(name or "").strip()[:120] or None)
+    session.add(contact)
+    if flush:
         session.flush()
     return contact
 
 
+def _who(model, kind: str):
+    return sa.select(sa.literal(kind, sa.String).label("kind"), model.id).where(sa.or_(
+        sa.func.lower(model.email) == sa.bindparam("email", type_=sa.String),
+        model.phone_e164 == sa.bindparam("e164", type_=sa.String)))
+
+
+# One round trip for a sender: the clients and professionals with the address or number, and
+# the first contact kept for it (by address when there is one, else by number). Built once.
+_REQUESTERS = {
+    by_email: sa.union_all(
+        _who(Client, "client"), _who(Professional, "professional"),
+        sa.select(sa.literal("contact", sa.String), sa.func.min(Contact.id)).where(
+            (Contact.email == sa.bindparam("email", type_=sa.String)) if by_email
+            else (Contact.phone == sa.bindparam("e164", type_=sa.String))))
+    for by_email in (True, False)
+}
+
+
 def requester_for(session: Session, *, email: str | None = None, phone: str | None = None,
-                  name: str | None = None):
-    """Return the one client or professional with this address or number, else a contact."""
-    people = find_person(session, email=email, phone=phone)
+                  name: str | None = None, flush: bool = True):
+    """Return the one client or professional with this address or number, else a contact.
+
+    flush=False leaves a new contact pending for the caller's next flush."""
+    email = (email or "").strip().lower() or None
+    e164 = normalise_phone(phone) if phone else None
+    if not email and not e164:
+        raise Refusal("requester: give an email address or a phone number")
+    found: dict[str, list[int]] = {}
+    for kind, key in session.execute(_REQUESTERS[email is not None],
+                                     {"email": email, "e164": e164}):
+        if key is not None:
+            found.setdefault(kind, []).append(key)
+    people = [(Client, k) for k in found.get("client", ())] + [
+        (Professional, k) for k in found.get("professional", ())]
     if len(people) == 1:
-        return people[0]
-    return contact_for(session, email=email, phone=phone, name=name)
+        return session.get(*people[0])
+    if found.get("contact"):
+        return session.get(Contact, found["contact"][0])
+    return _new_contact(session, email, e164, name, flush)
 
 
 def _set_requester(case: Case, requester) -> None:
@@ -100,8 +139,12 @@ def open_case(session: Session, *, subject: str, channel: CaseChannel | str, req
               category: CaseCategory | None = None, language: str | None = None,
               assignee: StaffUser | None = None, team: str = "ops_agent",
               level1_agent: str | None = None, tags: list[str] | None = None,
-              offer: bool = True, cap: int = DEFAULT_CAP, now: datetime | None = None) -> Case:
-    """Open a new case; unassigned ones are offered round-robin to the ops agents (offer)."""
+              offer: bool = True, cap: int = DEFAULT_CAP, now: datetime | None = None,
+              flush: bool = True) -> Case:
+    """Open a new case; unassigned ones are offered round-robin to the ops agents (offer).
+
+    flush=False leaves the case pending for the caller's next flush (no tags then): a mail's
+    case, first article and acknowledgement are then written in one go."""
     now = now or utcnow()
     subject = " ".join((subject or "").split())[:255]
     if not subject:
@@ -130,7 +173,8 @@ def open_case(session: Session, *, subject: str, channel: CaseChannel | str, req
         case.assignee, case.assigned_at = assignee, now
     deadlines.apply(session, case=case, now=now)
     session.add(case)
-    session.flush()
+    if flush:
+        session.flush()
     if tags:
         set_tags(session, case=case, names=tags)
     return case
@@ -138,11 +182,12 @@ def open_case(session: Session, *, subject: str, channel: CaseChannel | str, req
 
 def add_article(session: Session, *, case: Case, kind: ArticleKind | str, body: str = "",
                 public: bool = True, user: StaffUser | None = None, now: datetime | None = None,
-                **fields) -> Article:
+                flush: bool = True, **fields) -> Article:
     """Add one interaction to a case and move its clocks: only a public reply is a response.
 
     An inbound message on a solved case reopens it; a closed or merged case takes no more
-    (the caller opens a follow-up instead: follow_up)."""
+    (the caller opens a follow-up instead: follow_up). flush=False leaves the article pending
+    and unrecorded: the caller flushes, then records it (record_articles, article_audit)."""
     now = now or utcnow()
     kind = ArticleKind(kind)
     if case.state in workflow.FINAL:
@@ -153,6 +198,7 @@ def add_article(session: Session, *, case: Case, kind: ArticleKind | str, body: 
     article = Article(case=case, kind=kind, public=public, body=body or "", created_at=now,
                       author=user, **fields)
     session.add(article)
+    clocks = (case.awaiting_since, case.first_response_at)
     if kind in INBOUND:
         if case.awaiting_since is None:
             case.awaiting_since = now
@@ -167,12 +213,53 @@ def add_article(session: Session, *, case: Case, kind: ArticleKind | str, body: 
         if case.state == S.NEW:
             workflow.transition(session, case=case, to=S.OPEN, user=user, now=now)
     case.updated_at = now
-    session.flush()
-    deadlines.apply(session, case=case, now=now)
-    audit.record(session, action="article", entity="case", entity_id=case.id,
-                 changes={"kind": [None, kind.value], "public": [None, public],
-                          "article": [None, article.id]})
+    # A note or the desk's own automatic mail leaves the clocks where they are (a transition
+    # stores them itself): the due times are recomputed only when what they depend on moved.
+    if (case.awaiting_since, case.first_response_at) != clocks:
+        deadlines.apply(session, case=case, now=now)
+    if flush:
+        session.flush()
+        record_articles(session, [article_audit(article)])
     return article
+
+
+def add_desk_mail(session: Session, *, case: Case, now: datetime, audit_rows: list[dict],
+                  **fields) -> int:
+    """Add the desk's automatic mail to a flushed case's conversation; return the article's id.
+
+    No author: not a response, the clocks stay. One INSERT instead of a flush of the unit of
+    work (the article is not loaded into the session); its audit row goes to audit_rows for
+    the caller's record_articles."""
+    if case.state in workflow.FINAL:
+        raise Refusal("state: a %(state)s case takes no more messages; open a follow-up",
+                      state=CaseState(case.state))
+    if case.updated_at != now:
+        case.updated_at = now
+    article_id = session.execute(_DESK_MAIL, {
+        "case_id": case.id, "kind": ArticleKind.MAIL_OUT, "public": True, "created_at": now,
+        "author_id": None, **fields}).scalar_one()
+    audit_rows.append(_article_row(case.id, ArticleKind.MAIL_OUT, True, article_id))
+    return article_id
+
+
+_DESK_MAIL = sa.insert(Article.__table__).returning(Article.__table__.c.id)
+
+
+def article_audit(article: Article) -> dict:
+    """Return the audit row of a flushed article."""
+    return _article_row(article.case_id, article.kind, article.public, article.id)
+
+
+def _article_row(case_id: int, kind: ArticleKind, public: bool, article_id: int) -> dict:
+    return audit.row("article", "case", case_id,
+                     {"kind": [None, ArticleKind(kind).value], "public": [None, public],
+                      "article": [None, article_id]})
+
+
+def record_articles(session: Session, rows: list[dict]) -> None:
+    """Write the audit rows of articles (article_audit, add_desk_mail), in one statement."""
+    if rows:
+        session.connection().execute(sa.insert(AuditEvent.__table__), rows)
 
 
 def follow_up(session: Session, *, closed: Case, subject: str | None = None,
@@ -217,18 +304,25 @@ def open_counts(session: Session) -> dict[int, int]:
     return dict(rows.all())
 
 
-def next_agent(session: Session, *, cap: int = DEFAULT_CAP) -> StaffUser | None:
-    """Return the active ops agent under the cap who was offered a case longest ago."""
+def _next_agents() -> sa.Select:
     active = sa.select(sa.func.count()).where(
         Case.assignee_id == StaffUser.id, Case.state.in_(workflow.ACTIVE)).scalar_subquery()
     last = sa.select(sa.func.max(Case.assigned_at)).where(
         Case.assignee_id == StaffUser.id).scalar_subquery()
-    # roles is a short comma-separated list; the Python check below makes the match exact.
-    agents = session.execute(
-        sa.select(StaffUser, last).where(StaffUser.active.is_(True),
-                                         StaffUser.roles.contains("ops_agent"), active < cap)
-        .order_by(last.is_not(None), last, StaffUser.id)).all()
-    return next((u for u, _ in agents if u.has_role("ops_agent")), None)
+    # roles is a short comma-separated list; next_agent's check makes the match exact.
+    return (sa.select(StaffUser)
+            .where(StaffUser.active.is_(True), StaffUser.roles.contains("ops_agent"),
+                   active < sa.bindparam("cap", type_=sa.Integer))
+            .order_by(last.is_not(None), last, StaffUser.id))
+
+
+_NEXT_AGENTS = _next_agents()  # built once: a mail fetch asks for every new case
+
+
+def next_agent(session: Session, *, cap: int = DEFAULT_CAP) -> StaffUser | None:
+    """Return the active ops agent under the cap who was offered a case longest ago."""
+    agents = session.scalars(_NEXT_AGENTS, {"cap": cap})
+    return next((u for u in agents if u.has_role("ops_agent")), None)
 
 
 def offer_round_robin(session: Session, *, case: Case, cap: int = DEFAULT_CAP,

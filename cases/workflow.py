@@ -50,8 +50,10 @@ def blockers(case: Case, to: CaseState, *, merged_into: Case | None, now: dateti
 
 def allowed(case: Case, *, now: datetime) -> list[CaseState]:
     """Return the states an agent can move this case to now (merge has its own door)."""
-    return [to for to in TRANSITIONS[CaseState(case.state)]
-            if to != S.MERGED and not blockers(case, to, merged_into=None, now=now)]
+    # In the states' own order: a frozenset's order differs from one process to the next, and
+    # the buttons must stand where the agent expects them on every worker.
+    return [to for to in CaseState if to in TRANSITIONS[CaseState(case.state)]
+            and to != S.MERGED and not blockers(case, to, merged_into=None, now=now)]
 
 
 def transition(session: Session, *, case: Case, to: CaseState | str,

@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import get_locale, gettext
 from markupsafe import Markup, escape
 
-from backoffice.admin.cases_common import when
+from backoffice.admin.cases_common import desk_zone, when
 from backoffice.admin.urls import fixed_url
 from backoffice.i18n import in_context
 from backoffice.models import StaffUser
@@ -66,9 +66,13 @@ def words() -> Words:
     return found
 
 
-def case_urls(case_id: int):
-    """Return name -> the URL of that case page endpoint for this case ("reply", "note"...)."""
-    return lambda name: id_url(f"cases.{name}", case_id=None).format(case_id)
+CASE_FORMS = ("requester", "state", "reply", "note", "call", "assign", "update", "set_tags",
+              "link", "unlink", "merge")
+
+
+def case_urls(case_id: int) -> dict[str, str]:
+    """Return the URL of each endpoint a case page's forms post to, by name ("reply"...)."""
+    return {name: id_url(f"cases.{name}", case_id=None).format(case_id) for name in CASE_FORMS}
 
 
 def id_url(endpoint: str, **values) -> str:
@@ -101,24 +105,26 @@ def options(pairs, selected=None) -> Markup:
 # -- the lists a page offers: categories, agents and macros in one round trip ---------------------
 
 _cat, _staff, _macro = CaseCategory.__table__, StaffUser.__table__, Macro.__table__
-_WANTED = sa.bindparam("lists", expanding=True)
 _NO_TEXT = sa.null().cast(sa.String)
 # One shape for the three lists: (list, id, name, second name / roles / kind, active, outcomes)
 # and the keys each list is ordered by.
-_LISTS = sa.union_all(
+_LIST_PARTS = (
     sa.select(sa.literal("category").label("list"), _cat.c.id, _cat.c.name_es.label("a"),
               _cat.c.name_en.label("b"), _cat.c.active.label("flag"), _NO_TEXT.label("c"),
               sa.case((_cat.c.active, 0), else_=1).label("o1"), _cat.c.sort.label("o2"),
-              sa.literal("").label("o3"))
-    .where(sa.literal("category").in_(_WANTED)),
+              sa.literal("").label("o3")),
     sa.select(sa.literal("agent"), _staff.c.id, _staff.c.name, _staff.c.roles, _staff.c.active,
               _NO_TEXT, sa.literal(0), sa.literal(0), _staff.c.name)
-    .where(_staff.c.active.is_(True), sa.literal("agent").in_(_WANTED)),
+    .where(_staff.c.active.is_(True)),
     sa.select(sa.literal("macro"), _macro.c.id, _macro.c.name, _macro.c.kind, _macro.c.active,
               _macro.c.outcomes, sa.literal(0), sa.literal(0), _macro.c.name)
-    .where(_macro.c.active.is_(True), sa.literal("macro").in_(_WANTED)),
-).order_by(sa.literal_column("list"), sa.literal_column("o1"), sa.literal_column("o2"),
-           sa.literal_column("o3"), sa.literal_column("id"))
+    .where(_macro.c.active.is_(True)),
+)
+# Two fixed statements (without macros, with them) rather than one with an expanding IN
+# parameter, whose SQL is rewritten at every execution.
+_LISTS = {with_macros: sa.union_all(*_LIST_PARTS[:3 if with_macros else 2]).order_by(
+    sa.literal_column("list"), sa.literal_column("o1"), sa.literal_column("o2"),
+    sa.literal_column("o3"), sa.literal_column("id")) for with_macros in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -141,8 +147,7 @@ class DeskLists:
 def desk_lists(session, *, macros: bool = False) -> DeskLists:
     """Return the lists a desk page offers, read in one statement."""
     found = defaultdict(list)
-    wanted = ["category", "agent", "macro"] if macros else ["category", "agent"]
-    for row in session.execute(_LISTS, {"lists": wanted}):
+    for row in session.execute(_LISTS[macros]):
         found[row[0]].append(row)
     english = str(get_locale()) == "en"
     return DeskLists(
@@ -214,63 +219,88 @@ CONVERSATION = (
     .order_by(_article.c.id, _file.c.id))
 
 
+# A card is a pure function of its article's rows, the language and the time zone: each is
+# drawn once per process and kept, bounded in characters like cases.display's bodies, so a case
+# seen again draws only its new articles.
+CARD_CACHE_CHARS = 5_000_000
+
+
+class _Cards(dict):
+    kept_chars = 0
+
+
 def conversation(session, case_id: int) -> tuple[Markup, int]:
     """Return a case's conversation as HTML cards, rendered in one pass, and how many."""
-    w = words()
-    h = w.h
-    kinds = w.codes["article_kind"]
-    internal = f' <span class="badge badge-warning">{h["internal"]}</span>'
-    quoted, formatted = h["Quoted text"], h["As formatted by the sender"]
-    not_kept = h["not kept"]
-    outcome_names = {code: h[text] for code, text in OUTCOME_WORDS.items()}
+    articles: list[list] = []
+    for row in session.execute(CONVERSATION, {"case_id": case_id}):
+        if articles and articles[-1][0][0] == row[0]:
+            articles[-1].append(row)
+        else:
+            articles.append([row])
+    cards = current_app.extensions.setdefault("case_desk_cards", _Cards())
+    lang, zone, out = str(get_locale()), str(desk_zone()), []
+    for rows in articles:
+        key = (lang, zone, *map(tuple, rows))  # plain tuples: a Row keeps its result's metadata
+        html = cards.get(key)
+        if html is None:
+            html = _card(rows)
+            size = len(html) + sum(len(r[7] or "") + len(r[8] or "") for r in rows)
+            if cards.kept_chars + size > CARD_CACHE_CHARS:
+                cards.clear()
+                cards.kept_chars = 0
+            cards[key] = html
+            cards.kept_chars += size
+        out.append(html)
+    return Markup("".join(out)), len(articles)
+
+
+def _card(rows) -> str:
+    """Return one article (its CONVERSATION rows, one per attachment) as an HTML card."""
+    h = words().h
+    (a_id, kind, public, created, author, sender, subject, text, html, call_from, call_to,
+     seconds, outcome, *_file) = rows[0]
+    kind = str(kind)
+    private = "" if public else " border-warning"
+    shade = "" if public else " bg-warning-subtle"
+    internal = "" if public else f' <span class="badge badge-warning">{h["internal"]}</span>'
+    call = ""
+    if seconds is not None or call_from or call_to:
+        call = f" · {escape(call_from or '?')} → {escape(call_to or '?')}"
+        if seconds is not None:
+            call += f" · {display.duration(seconds)}"
+        if outcome:
+            named = OUTCOME_WORDS.get(outcome)
+            call += f" · {h[named] if named else escape(outcome)}"
+    body = display.body_of(text, html)
+    out = [f'<div class="card mb-2{private}" data-article="{a_id}" data-kind="{kind}">'
+           f'<div class="card-header py-1 small d-flex justify-content-between{shade}">'
+           f'<span><span aria-hidden="true">{KIND_ICONS.get(kind, "")}</span> '
+           f"<strong>{words().codes['article_kind'][kind]}</strong>{internal} · "
+           f"{escape(author or sender or '')}{call}</span>"
+           f'<span class="text-nowrap">{when(created)}</span></div>'
+           '<div class="card-body py-2">']
+    if subject and kind in ("mail_in", "mail_out"):
+        out.append(f'<div class="small text-muted">{escape(subject)}</div>')
+    out.append('<div class="article-body" style="white-space: pre-wrap">'
+               f"{escape(body.visible)}</div>")
+    if body.folded:
+        out.append(f'<details class="small text-muted"><summary>{h["Quoted text"]}</summary>'
+                   f'<div style="white-space: pre-wrap">{escape(body.folded)}</div>'
+                   "</details>")
+    if body.html:  # sanitised by cases.mail_parse.safe_html
+        out.append(f'<details class="small"><summary>{h["As formatted by the sender"]}'
+                   f'</summary><div class="border p-2">{body.html}</div></details>')
     attachment_path = escape(id_url("cases.attachment", attachment_id=None).replace("{}", ""))
-    out, last, n = [], None, 0
-    for (a_id, kind, public, created, author, sender, subject, text, html, call_from, call_to,
-         seconds, outcome, f_id, f_name, f_stored, f_note, f_size) in session.execute(
-            CONVERSATION, {"case_id": case_id}):
-        if a_id != last:
-            if last is not None:
-                out.append("</div>\n</div>\n")
-            last, n = a_id, n + 1
-            kind = str(kind)
-            private = "" if public else " border-warning"
-            shade = "" if public else " bg-warning-subtle"
-            call = ""
-            if seconds is not None or call_from or call_to:
-                call = f" · {escape(call_from or '?')} → {escape(call_to or '?')}"
-                if seconds is not None:
-                    call += f" · {display.duration(seconds)}"
-                if outcome:
-                    call += f" · {outcome_names.get(outcome) or escape(outcome)}"
-            body = display.body_of(text, html)
-            out.append(
-                f'<div class="card mb-2{private}" data-article="{a_id}" data-kind="{kind}">'
-                f'<div class="card-header py-1 small d-flex justify-content-between{shade}">'
-                f'<span><span aria-hidden="true">{KIND_ICONS.get(kind, "")}</span> '
-                f"<strong>{kinds[kind]}</strong>{'' if public else internal} · "
-                f"{escape(author or sender or '')}{call}</span>"
-                f'<span class="text-nowrap">{when(created)}</span></div>'
-                '<div class="card-body py-2">')
-            if subject and kind in ("mail_in", "mail_out"):
-                out.append(f'<div class="small text-muted">{escape(subject)}</div>')
-            out.append('<div class="article-body" style="white-space: pre-wrap">'
-                       f"{escape(body.visible)}</div>")
-            if body.folded:
-                out.append(f'<details class="small text-muted"><summary>{quoted}</summary>'
-                           f'<div style="white-space: pre-wrap">{escape(body.folded)}</div>'
-                           "</details>")
-            if body.html:  # sanitised by cases.mail_parse.safe_html
-                out.append(f'<details class="small"><summary>{formatted}</summary>'
-                           f'<div class="border p-2">{body.html}</div></details>')
-        if f_id is not None:
-            if f_stored:
-                name = (f'<a href="{attachment_path}{f_id}" data-attachment="{f_id}">'
-                        f"{escape(f_name)}</a>")
-            else:
-                note = f": {escape(f_note)}" if f_note else ""
-                name = f'{escape(f_name)} <span class="text-muted">({not_kept}{note})</span>'
-            out.append(f'<div class="small">📎 {name} '
-                       f'<span class="text-muted">{round(f_size / 1024)} KB</span></div>')
-    if last is not None:
-        out.append("</div>\n</div>\n")
-    return Markup("".join(out)), n
+    for *_article, f_id, f_name, f_stored, f_note, f_size in rows:
+        if f_id is None:
+            continue
+        if f_stored:
+            name = (f'<a href="{attachment_path}{f_id}" data-attachment="{f_id}">'
+                    f"{escape(f_name)}</a>")
+        else:
+            note = f": {escape(f_note)}" if f_note else ""
+            name = f'{escape(f_name)} <span class="text-muted">({h["not kept"]}{note})</span>'
+        out.append(f'<div class="small">📎 {name} '
+                   f'<span class="text-muted">{round(f_size / 1024)} KB</span></div>')
+    out.append("</div>\n</div>\n")
+    return "".join(out)

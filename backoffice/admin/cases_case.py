@@ -36,7 +36,7 @@ class CasePageMixin:
         return case
 
     @expose("/<int:case_id>")
-    def case(self, case_id: int):
+    def case(self, case_id: int, draft: str = ""):
         case = page_case(case_id)
         at = now()
         suggestions = []
@@ -56,7 +56,7 @@ class CasePageMixin:
             suggestions=suggestions, allowed=workflow.allowed(case, now=at),
             linkable=service.LINKABLE, active=case.state in workflow.ACTIVE,
             final=case.state in workflow.FINAL, u=cases_rows.case_urls(case.id),
-            case_path=cases_rows.id_url("cases.case", case_id=None),
+            case_path=cases_rows.id_url("cases.case", case_id=None), draft=draft,
             **_form_options(case, lists, w))
 
     def _done(self, case: Case, fn, message: str, anchor: str | None = None):
@@ -78,7 +78,10 @@ class CasePageMixin:
                 macros.apply(db.session, macro=macro, case=case, user=me(), now=now())
             return article
 
-        return self._done(case, run, gettext("Reply sent."), "conversation")
+        if commit_or_flash(run, gettext("Reply sent.")):
+            return redirect(case_url(case, "conversation"))
+        # Refused (nothing was sent): the page again with the agent's text, not an empty form.
+        return self.case(case_id, draft=body), 422
 
     @expose("/<int:case_id>/macro/<int:macro_id>")
     def macro(self, case_id: int, macro_id: int):

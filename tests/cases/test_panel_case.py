@@ -135,6 +135,26 @@ def test_a_macro_fills_the_reply_and_its_changes_apply_on_send(client, session, 
     assert case.articles[-1].body == "Hola Lucía, editado."
 
 
+def test_a_refused_reply_keeps_the_agents_text_and_sends_nothing(client, session, logged_in,
+                                                                 make_case):
+    """A macro that solves a case without a category was refused and the typed reply lost."""
+    from backoffice.models import OutboxMessage
+
+    logged_in("ops_agent")
+    case = make_case()
+    solve = Macro(name="Cerrar", body_es="Hola.", body_en="Hi.", set_state="solved")
+    session.add(solve)
+    session.commit()
+    outbox = session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage))
+    text = send(client, case, "reply", {"body": "Texto largo que escribí con cuidado.",
+                                        "macro_id": str(solve.id)})
+    assert "choose what the case is about before solving it" in text
+    assert "Texto largo que escribí con cuidado.</textarea>" in text
+    session.expire_all()
+    assert case.state == CaseState.NEW and case.articles == []
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == outbox
+
+
 def test_merge_same_requester_only(client, session, logged_in, make_case, factories):
     logged_in("ops_agent")
     ana = factories.client()

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, NumberRange
 
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
-from backoffice.admin.cases_common import category_name, code_label
+from backoffice.admin.cases_common import category_name, code_label, when
 from backoffice.admin.forms import weekday_choices
 from backoffice.db import db
 from backoffice.i18n import in_context
@@ -137,6 +137,7 @@ class QuarantineView(DeskConfigView):
                      "subject": _l("Subject"), "reason": _l("Reason"), "source": _l("Mailbox"),
                      "raw_file": _l("Message")}
     column_formatters = {"raw_file": _raw_link,
+                         "received_at": lambda v, c, m, n: when(m.received_at),
                          "source": lambda v, c, m, n: mailbox_label(m.source)}
     column_details_list = ("id", "received_at", "from_address", "subject", "reason", "source",
                            "message_id", "raw_file")
@@ -168,7 +169,9 @@ class MailboxView(DeskConfigView):
     column_labels = {"source": _l("Mailbox"), "last_ok_at": _l("Last fetched"),
                      "last_attempt_at": _l("Last attempt"), "failures": _l("Failures in a row"),
                      "last_error": _l("Last error")}
-    column_formatters = {"source": lambda v, c, m, n: mailbox_label(m.source)}
+    column_formatters = {"source": lambda v, c, m, n: mailbox_label(m.source),
+                         "last_ok_at": lambda v, c, m, n: when(m.last_ok_at),
+                         "last_attempt_at": lambda v, c, m, n: when(m.last_attempt_at)}
     column_details_list = column_list
 
 

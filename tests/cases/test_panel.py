@@ -206,3 +206,18 @@ def test_a_record_page_lists_its_cases(client, session, logged_in, make_case, fa
     assert linked.number in page
     assert session.scalar(sa.select(sa.func.count()).select_from(CaseLink)) == 1
     assert session.get(Case, asked.id) is not None
+
+
+def test_mailbox_times_read_in_madrid_time(client, session, logged_in):
+    """The mailbox list showed its fetch times raw, in UTC."""
+    from datetime import datetime
+
+    from cases.models import Mailbox
+
+    logged_in("admin")
+    session.add(Mailbox(source="maildir:/srv/inbox", last_ok_at=datetime(2026, 12, 7, 19, 50),
+                        last_attempt_at=datetime(2026, 7, 1, 8, 5), failures=0))
+    session.commit()
+    text = client.get("/admin/case_mailbox/").get_data(as_text=True)
+    assert "07/12/2026 20:50" in text and "01/07/2026 10:05" in text  # CET, then CEST
+    assert "2026-12-07 19:50" not in text

@@ -1,9 +1,11 @@
 """The home page: what each role starts the day with."""
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from flask import g, redirect, request, url_for
+from flask import current_app, g, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
+from flask_babel import gettext
 
 from backoffice.db import db
 from backoffice.models import ROLES
@@ -33,7 +35,19 @@ class HomeView(AdminIndexView):
                 panels[hook.name] = hook.figures(db.session, today=today)
         tasks = figures.open_tasks(db.session, roles=set(ROLES) if user.has_role("admin")
                                    else user.role_set)
-        return self.render("admin/home.html", panels=panels, tasks=tasks, today=today)
+        return self.render("admin/home.html", panels=panels, tasks=tasks, today=today,
+                           greeting=greeting(user.name))
+
+
+def greeting(name: str, now: datetime | None = None) -> str:
+    """Greet as people do at this hour in Madrid: morning until 14:00, evening from 21:00."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    hour = (now or datetime.now(zone)).astimezone(zone).hour
+    if 6 <= hour < 14:
+        return gettext("Good morning, %(name)s", name=name)
+    if 14 <= hour < 21:
+        return gettext("Good afternoon, %(name)s", name=name)
+    return gettext("Good evening, %(name)s", name=name)
 
 
 class HomePanel:

@@ -6,6 +6,7 @@ import re
 import urllib.parse
 from datetime import datetime, time
 
+import pytest
 import sqlalchemy as sa
 
 import backoffice.models
@@ -229,3 +230,21 @@ def test_a_refusal_keeps_its_english_and_reads_in_spanish_with_its_values(app):
         assert refusal_text(skill) == "profesional: Ana no hace plancha"
         assert refusal_text(status) == "profesional: Ana está suspendido, no aprobado"
         assert refusal_text(ValueError("name: required")) == "nombre: obligatorio"
+
+
+@pytest.mark.parametrize(("utc", "spanish"), [
+    ("2026-12-07T08:00", "Buenos días, Ana"),     # 09:00 in Madrid
+    ("2026-12-07T14:40", "Buenas tardes, Ana"),   # 15:40: it said "Buenos días"
+    ("2026-07-07T19:30", "Buenas noches, Ana"),   # 21:30 in summer time
+    ("2026-12-07T23:30", "Buenas noches, Ana"),   # 00:30 the next day
+])
+def test_the_greeting_follows_the_hour_in_madrid(app, utc, spanish):
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale
+
+    from backoffice.admin.home import greeting
+
+    with app.test_request_context(), force_locale("es"):
+        moment = datetime.fromisoformat(utc).replace(tzinfo=UTC)
+        assert greeting("Ana", moment) == spanish

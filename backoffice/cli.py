@@ -22,6 +22,8 @@ DOMAIN_COMMANDS = {
     "billing": ("billing.commands", "billing_group", "Invoices, dunning and finance reports."),
     "cases": ("cases.commands", "cases_group",
               "The level-2 case desk: fetch mail, SLA sweep, export."),
+    "services": ("backoffice.services_commands", "services_group",
+                 "Service requests: close the day."),
 }
 
 

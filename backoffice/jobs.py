@@ -1,11 +1,11 @@
-"""Jobs of the core: deliver the mail outbox, close the tasks whose cause is gone."""
+"""Jobs of the core: deliver the mail outbox, close the tasks whose cause is gone, close the day."""
 
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from backoffice import mail
-from backoffice.services import tasks
+from backoffice.services import closing, tasks
 
 
 def deliver_outbox(*, session: Session, now: datetime, config) -> int:
@@ -20,5 +20,11 @@ def close_resolved_tasks(*, session: Session, now: datetime, config) -> dict:
     return tasks.close_resolved(session, now=now)
 
 
+def close_services(*, session: Session, now: datetime, config) -> dict | None:
+    """Mark the past services done, holding those with a complaint or a no-show."""
+    return closing.close_day(session, now=now)
+
+
 SCHEDULE = [(deliver_outbox, "interval", {"seconds": 30}),
-            (close_resolved_tasks, "interval", {"minutes": 1})]
+            (close_resolved_tasks, "interval", {"minutes": 1}),
+            (close_services, "cron", {"hour": 2, "minute": 30})]

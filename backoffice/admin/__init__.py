@@ -7,6 +7,7 @@ from backoffice.admin.professionals import ProfessionalView
 from backoffice.admin.requests import ServiceRequestView
 from backoffice.admin.search import SearchView
 from backoffice.admin.staff import AuditEventView, StaffUserView, TaskView
+from backoffice.admin.yesterday import YesterdayView
 from backoffice.db import db
 from backoffice.models import AuditEvent, Client, Professional, ServiceRequest, StaffUser, Task
 from backoffice.optional import optional_module
@@ -23,6 +24,8 @@ def register_views(admin) -> None:
     """Mount every panel view on admin."""
     admin.add_view(ServiceRequestView(ServiceRequest, db, name=_l("Service requests"),
                                       endpoint="service_request"))
+    admin.add_view(YesterdayView(name=_l("Yesterday's services"), endpoint="services_yesterday",
+                                 url="/admin/services/yesterday"))
     admin.add_view(ClientView(Client, db, name=_l("Clients"), endpoint="client"))
     admin.add_view(ProfessionalView(Professional, db, name=_l("Professionals"),
                                     endpoint="professional"))

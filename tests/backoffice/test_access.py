@@ -11,6 +11,7 @@ ROLES = ("ops_agent", "vetting", "finance", "admin")
 POLICY = {
     "admin": set(ROLES),  # the home page
     "service_request": {"ops_agent"},
+    "services_yesterday": {"ops_agent"},
     "client": {"ops_agent", "finance"},
     "professional": {"ops_agent", "vetting"},
     "task": {"ops_agent", "vetting", "finance"},

@@ -135,6 +135,12 @@ def check_dispute_created(obj: dict) -> None:
     _need(obj, "reason", OBJ, "text", optional=True)
 
 
+def check_dispute_closed(obj: dict) -> None:
+    """Check the dispute's id, intent and outcome (its status: won, lost, ...)."""
+    check_dispute_created(obj)
+    _need(obj, "status", OBJ, "text")
+
+
 def check_method_attached(obj: dict) -> None:
     """Check the payment method's id and customer."""
     _need(obj, "id", OBJ, "id")
@@ -147,5 +153,6 @@ CHECKS: dict[str, Callable[[dict], None]] = {
     "payment_intent.payment_failed": check_intent_failed,
     "charge.refunded": check_charge_refunded,
     "charge.dispute.created": check_dispute_created,
+    "charge.dispute.closed": check_dispute_closed,
     "payment_method.attached": check_method_attached,
 }

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backoffice.db import utcnow
-from backoffice.models import Client
-from billing import refunds, service, workflow
+from backoffice.i18n import Refusal, for_team
+from backoffice.models import Client, Task, TaskStatus
+from billing import refunds, service, timeline, workflow
 from billing.models import (
     AttemptStatus,
     Invoice,
@@ -206,6 +207,82 @@ def on_dispute_created(session: Session, obj: dict, event: dict) -> str:
     return "dunning paused"
 
 
+# A dispute's outcome: "warning_closed" ends an inquiry that never became a chargeback.
+DISPUTE_WON, DISPUTE_LOST = ("won", "warning_closed"), ("lost",)
+LOST_DISPUTE_TASK = "billing_dispute_lost"
+
+
+def on_dispute_closed(session: Session, obj: dict, event: dict) -> str:
+    """Won: the charge stands, so settle what it paid and resume a dispute's pause. Lost: keep
+    the invoice out of dunning and give finance the write-off to propose (four eyes stay).
+
+    An outcome this ledger does not know is refused (stored, with the reason, not retried).
+    """
+    status = obj["status"]
+    if status not in DISPUTE_WON + DISPUTE_LOST:
+        raise Refusal("status: a closed dispute is won or lost, not %(status)s", status=status)
+    intent = obj.get("payment_intent")
+    inv = _invoice_of(session, {}, intent=intent)
+    if inv is None:
+        return "no invoice"
+    disputed = inv.status == InvoiceStatus.PAUSED and (inv.pause_reason or "").startswith(
+        "dispute:")
+    if status in DISPUTE_WON:
+        paid = _charge_stands(session, inv, intent=intent, day=_day(event.get("created")))
+        if inv.status == InvoiceStatus.PAID:
+            return f"dispute {status}; invoice paid"
+        if disputed:
+            service.resume(session, invoice=inv, note=f"Stripe dispute {obj['id']} {status}")
+            return f"dispute {status}; dunning resumed" + ("; its payment recorded" if paid
+                                                          else "")
+        return f"dispute {status}; nothing to resume"
+    if workflow.is_legal(inv.status, InvoiceStatus.PAUSED) or disputed:
+        # Replaces a case's pause too: solving the case must not chase a lost dispute.
+        service.pause(session, invoice=inv, kind="dispute", until=None,
+                      reason=f"Stripe dispute {obj['id']} lost; write-off to propose")
+    else:
+        timeline.log(session, inv, "dispute_lost", detail=f"Stripe dispute {obj['id']} lost")
+    _ask_for_write_off(session, inv, dispute=obj["id"])
+    if inv.status == InvoiceStatus.PAID:
+        return "dispute lost on a paid invoice; finance checks it"
+    return "dispute lost; write-off to propose"
+
+
+def _charge_stands(session: Session, inv: Invoice, *, intent: str | None, day: date) -> bool:
+    """Record the disputed charge's payment if it succeeded and is not recorded yet."""
+    attempt = intent and session.scalar(sa.select(PaymentAttempt).where(
+        PaymentAttempt.payment_intent_id == intent,
+        PaymentAttempt.status == AttemptStatus.SUCCEEDED).limit(1))
+    if not attempt:
+        return False
+    return service.record_payment(session, invoice=inv, amount_cents=attempt.amount_cents,
+                                  method="card", reference=intent, received_on=day) is not None
+
+
+def _ask_for_write_off(session: Session, inv: Invoice, *, dispute: str) -> None:
+    """Give finance the task of proposing the write-off: a webhook is no finance user, and
+    the proposal and its approval stay with two people."""
+    exists = session.scalar(sa.select(Task.id).where(
+        Task.entity == "billing_invoice", Task.entity_id == str(inv.id),
+        Task.kind == LOST_DISPUTE_TASK, Task.status == TaskStatus.OPEN))
+    if exists:
+        return
+    session.add(Task(
+        role="finance", kind=LOST_DISPUTE_TASK, entity="billing_invoice",
+        entity_id=str(inv.id), due_at=utcnow(),
+        title=for_team("Dispute lost on %(invoice)s: propose the write-off", invoice=inv.code),
+        details=for_team(
+            "Stripe dispute %(dispute)s on invoice %(invoice)s was lost: the money went back to "
+            "the client and the invoice's dunning stays paused. Propose the write-off on the "
+            "invoice page (a second finance user approves it), or resume dunning there.",
+            dispute=dispute, invoice=inv.code) if inv.status != InvoiceStatus.PAID
+        else for_team(
+            "Stripe dispute %(dispute)s on invoice %(invoice)s was lost, but the invoice is "
+            "recorded as paid: the money went back to the client. Check the invoice's payments "
+            "against Stripe.", dispute=dispute, invoice=inv.code)))
+    session.flush()
+
+
 def on_payment_method_attached(session: Session, obj: dict, event: dict) -> str:
     client = session.scalar(sa.select(Client).where(
         Client.stripe_customer_id == obj.get("customer"))) if obj.get("customer") else None
@@ -228,5 +305,6 @@ HANDLERS: dict[str, Callable[[Session, dict, dict], str]] = {
     "payment_intent.payment_failed": on_intent_failed,
     "charge.refunded": on_charge_refunded,
     "charge.dispute.created": on_dispute_created,
+    "charge.dispute.closed": on_dispute_closed,
     "payment_method.attached": on_payment_method_attached,
 }

@@ -60,7 +60,7 @@ def transition(session: Session, *, case: Case, to: CaseState | str,
                user: StaffUser | None = None, note: str | None = None,
                merged_into: Case | None = None, now: datetime | None = None) -> Case:
     """Move a case to another state, or raise Refusal saying why it cannot."""
-    from cases import deadlines  # the SLA clocks follow every move
+    from cases import deadlines, playbooks  # the SLA clocks and playbooks follow every move
 
     now = now or utcnow()
     current = CaseState(case.state)
@@ -92,4 +92,6 @@ def transition(session: Session, *, case: Case, to: CaseState | str,
         case.merged_into_id = merged_into.id
     deadlines.apply(session, case=case, now=now)
     session.flush()  # the audit trail records the state change with the flush
+    # The one door every move passes: a solved dispute resumes the dunning its case paused.
+    playbooks.after_transition(session, case, to, now)
     return case

@@ -57,6 +57,8 @@ class CasePageMixin:
             linkable=service.LINKABLE, active=case.state in workflow.ACTIVE,
             final=case.state in workflow.FINAL, u=cases_rows.case_urls(case.id),
             case_path=cases_rows.id_url("cases.case", case_id=None), draft=draft,
+            disputed=_disputed(case),
+            dunning_url=cases_rows.id_url("cases.dunning", case_id=None).format(case.id),
             **_form_options(case, lists, w))
 
     def _done(self, case: Case, fn, message: str, anchor: str | None = None):
@@ -186,6 +188,21 @@ class CasePageMixin:
             db.session, case=case, entity=request.form.get("entity", ""),
             entity_id=request.form.get("entity_id", "")), gettext("Link removed."), "links")
 
+    @expose("/<int:case_id>/dunning", methods=("POST",))
+    def dunning(self, case_id: int):
+        """Pause or resume a disputed invoice's dunning (the payment-dispute playbook)."""
+        from cases import playbooks
+
+        case = self._work(case_id)
+        invoice_id = parse_id(request.form.get("invoice_id")) or 0
+        if request.form.get("op") == "resume":
+            return self._done(case, lambda: playbooks.resume_dunning(
+                db.session, case=case, invoice_id=invoice_id, user=me(), now=now()),
+                gettext("Dunning resumed."), "links")
+        return self._done(case, lambda: playbooks.dispute_opened(
+            db.session, case=case, invoice_id=invoice_id, user=me(), now=now()),
+            gettext("Dunning paused while the case is open."), "links")
+
     @expose("/<int:case_id>/merge", methods=("POST",))
     def merge(self, case_id: int):
         case = self._work(case_id)
@@ -240,6 +257,17 @@ class CasePageMixin:
                          max_age=0)
         resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return resp
+
+
+def _disputed(case) -> dict[str, bool]:
+    """Return, for a payment dispute's linked invoices, whether the case paused each one."""
+    category = db.session.get(CaseCategory, case.category_id) if case.category_id else None
+    if category is None or category.code != "payment_dispute":
+        return {}
+    from cases import playbooks
+
+    return {str(inv.id): playbooks.paused_by(case, inv)
+            for inv in playbooks.linked_invoices(db.session, case, lock=False)}
 
 
 def _form_options(case, lists, w) -> dict[str, Markup]:

@@ -94,6 +94,12 @@ class Client(Timestamped, Base):
     # How many service requests the client has: kept by triggers on service_request
     # (migration 0006) in the same transaction as each change; the application never writes it.
     request_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set when this client was merged into another (backoffice.services.merge): the row stays
+    # as a pointer to the one kept, and lists and search leave it out.
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("client.id"), index=True)
+    reminders_opt_out: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Since when mail to this address bounces; reminders stop until an agent fixes it.
+    email_failing_since: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -149,6 +155,8 @@ class Professional(Timestamped, Base):
     rating: Mapped[float | None]
     notes: Mapped[str | None] = mapped_column(sa.Text)
     erased_at: Mapped[datetime | None]  # personal data erased (backoffice.erasure)
+    reminders_opt_out: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    email_failing_since: Mapped[datetime | None]  # mail to this address bounces since then
     version: Mapped[int] = mapped_column(default=1)
 
     shifts: Mapped[list["WorkingShift"]] = relationship(
@@ -391,6 +399,42 @@ class Task(Base):
 
     def __str__(self) -> str:
         return self.title
+
+
+class InteractionKind(enum.StrEnum):
+    CALL_IN = "call_in"
+    CALL_OUT = "call_out"
+    NOTE = "note"
+
+
+class Interaction(Base):
+    """A call with, or a note about, a client or professional outside any case: their timeline."""
+
+    __tablename__ = "interaction"
+    __audited__ = True
+    __table_args__ = (
+        sa.Index("ix_interaction_client_at", "client_id", "at"),
+        sa.Index("ix_interaction_professional_at", "professional_id", "at"),
+        sa.CheckConstraint("client_id IS NOT NULL OR professional_id IS NOT NULL",
+                           name="about_someone"),
+        sa.CheckConstraint("duration_s IS NULL OR duration_s >= 0", name="duration_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[InteractionKind] = mapped_column(_enum(InteractionKind, "interaction_kind"))
+    client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("client.id"))
+    professional_id: Mapped[int | None] = mapped_column(sa.ForeignKey("professional.id"))
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    body: Mapped[str | None] = mapped_column(sa.Text)
+    phone: Mapped[str | None] = mapped_column(sa.String(32))  # the number called or calling
+    duration_s: Mapped[int | None]
+    outcome: Mapped[str | None] = mapped_column(sa.String(40))  # a code, worded when shown
+    # What the call or note is about, by entity code and id (billing_invoice 12, case 7).
+    entity: Mapped[str | None] = mapped_column(sa.String(60))
+    entity_id: Mapped[str | None] = mapped_column(sa.String(60))
+
+    staff: Mapped[StaffUser | None] = relationship()
 
 
 class StaffSession(Base):

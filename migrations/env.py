@@ -8,7 +8,7 @@ from backoffice.db import Base, make_engine, normalise_url
 from backoffice.optional import optional_module
 
 for module in ("backoffice.models", "vetting.models", "billing.models", "assignment.models",
-               "cases.models"):
+               "cases.models", "surveys.models", "notifications.models", "figures.models"):
     optional_module(module)
 
 config = context.config

@@ -13,7 +13,9 @@ from backoffice.models import AuditEvent, Client, Professional, ServiceRequest, 
 from backoffice.optional import optional_module
 
 AREA_MODULES = ("backoffice.admin.coverage", "backoffice.admin.vetting", "backoffice.admin.billing",
-                "backoffice.admin.cases")
+                "backoffice.admin.cases", "backoffice.admin.surveys", "backoffice.admin.figures",
+                "backoffice.admin.notifications", "backoffice.admin.calls",
+                "backoffice.admin.duplicates", "backoffice.admin.plan_runs")
 
 
 def _area_modules():

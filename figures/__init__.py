@@ -1,0 +1,1 @@
+"""Operations figures: summary tables kept by the jobs, read by the figures page."""

@@ -1,0 +1,1 @@
+"""Notifications: what clients and professionals are told about their bookings, once each."""

@@ -1,0 +1,1 @@
+"""Satisfaction surveys (CSAT): one question after a solved case or a done service."""

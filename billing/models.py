@@ -280,6 +280,49 @@ class WriteOff(Base):
     approved_at: Mapped[datetime | None]
 
 
+class CreditStatus(enum.StrEnum):
+    PROPOSED = "proposed"  # above finance's limit: waits for a second person
+    ISSUED = "issued"  # a rectifying invoice was issued for it
+    CANCELLED = "cancelled"
+
+
+class GoodwillCredit(Base):
+    """A goodwill credit offered to a client (a complaint, a no-show): four eyes above a limit."""
+
+    __tablename__ = "billing_goodwill_credit"
+    __audited__ = True
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("billing_invoice.id"), index=True)
+    # What it answers, by id: billing never imports the case desk or the requests' rules.
+    case_id: Mapped[int | None] = mapped_column(index=True)
+    service_request_id: Mapped[int | None]
+    amount_cents: Mapped[int]
+    reason: Mapped[str] = mapped_column(sa.String(255))
+    status: Mapped[CreditStatus] = mapped_column(
+        _enum(CreditStatus, "credit_status"), default=CreditStatus.PROPOSED)
+    proposed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_user.id"))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    decided_at: Mapped[datetime | None]
+    rectifying_invoice_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("billing_rectifying_invoice.id"))
+
+    invoice: Mapped[Invoice] = relationship()
+
+
+class BillingSetting(Base):
+    """A number finance sets (the goodwill limit), kept as text by its key."""
+
+    __tablename__ = "billing_setting"
+    __audited__ = True
+
+    key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(80))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class WebhookEvent(Base):
     """A Stripe event as received: stored raw first, processed once."""
 

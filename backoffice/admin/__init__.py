@@ -15,7 +15,8 @@ from backoffice.optional import optional_module
 AREA_MODULES = ("backoffice.admin.coverage", "backoffice.admin.vetting", "backoffice.admin.billing",
                 "backoffice.admin.cases", "backoffice.admin.surveys", "backoffice.admin.figures",
                 "backoffice.admin.notifications", "backoffice.admin.calls",
-                "backoffice.admin.duplicates", "backoffice.admin.plan_runs")
+                "backoffice.admin.duplicates", "backoffice.admin.plan_runs",
+                "backoffice.admin.credits")
 
 
 def _area_modules():

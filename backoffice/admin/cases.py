@@ -24,6 +24,7 @@ from backoffice.admin.cases_config import (
 )
 from backoffice.admin.cases_list import QueueMixin
 from backoffice.admin.cases_phone import PhoneMixin
+from backoffice.admin.cases_playbook import CasePlaybookMixin
 from backoffice.db import db
 from cases import service, workflow
 from cases.models import (
@@ -44,7 +45,7 @@ RECORD_ENTITIES = {"client": "client", "professional": "professional",
                    "service_request": "service_request", "billing_invoice": "invoice"}
 
 
-class CaseDeskView(QueueMixin, CasePageMixin, PhoneMixin, SecureView):
+class CaseDeskView(QueueMixin, CasePageMixin, CasePlaybookMixin, PhoneMixin, SecureView):
     """Every desk page; each case is read through service.visible_filter (404 otherwise)."""
 
     allowed_roles = DESK_ROLES

@@ -7,13 +7,14 @@ from flask_babel import get_locale, gettext
 from markupsafe import Markup, escape
 
 from backoffice import audit
-from backoffice.admin import cases_rows
+from backoffice.admin import cases_playbook, cases_rows
 from backoffice.admin.base import commit_or_flash, refusal
 from backoffice.admin.cases_calls import log_call, outcomes
 from backoffice.admin.cases_common import case_url, me, now, page_case, visible_case
 from backoffice.admin.cases_rows import desk_lists
 from backoffice.admin.urls import parse_id
 from backoffice.db import db
+from backoffice.i18n import Refusal
 from backoffice.models import StaffUser
 from backoffice.redirects import safe_referrer
 from cases import display, macros, mail_out, service, workflow
@@ -57,7 +58,7 @@ class CasePageMixin:
             linkable=service.LINKABLE, active=case.state in workflow.ACTIVE,
             final=case.state in workflow.FINAL, u=cases_rows.case_urls(case.id),
             case_path=cases_rows.id_url("cases.case", case_id=None), draft=draft,
-            disputed=_disputed(case),
+            disputed=_disputed(case), playbook=cases_playbook.panel(case),
             dunning_url=cases_rows.id_url("cases.dunning", case_id=None).format(case.id),
             **_form_options(case, lists, w))
 
@@ -177,9 +178,9 @@ class CasePageMixin:
         number = request.form.get("number", "")
         if entity == "case":
             number = str(display.parse_number(number) or number)
-        return self._done(case, lambda: service.link(db.session, case=case, entity=entity,
-                                                     entity_id=number),
-                          gettext("Link added."), "links")
+        return self._done(case, lambda: service.link(
+            db.session, case=case, entity=entity,
+            entity_id=_link_target(entity, number)), gettext("Link added."), "links")
 
     @expose("/<int:case_id>/unlink", methods=("POST",))
     def unlink(self, case_id: int):
@@ -257,6 +258,26 @@ class CasePageMixin:
                          max_age=0)
         resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return resp
+
+
+def _link_target(entity: str, typed: str) -> str:
+    """Return the id a link form names: a number as typed, or the one client, professional or
+    invoice a name, email, phone or invoice code finds; several or none are refused."""
+    from backoffice import search
+
+    text = (typed or "").strip()
+    if text.isdigit() or entity not in ("client", "professional", "invoice"):
+        return text
+    found = search.find(db.session, key=search.classify(text), kinds=frozenset({entity}))
+    hits = found.groups.get(entity, [])
+    if len(hits) == 1 and not found.more:
+        return str(hits[0].id)
+    if not hits:
+        raise Refusal("number: nothing found for %(text)s; type its number, name, email or "
+                      "phone", text=text)
+    names = "; ".join(f"{h.label} (#{h.id})" for h in hits[:5])
+    raise Refusal("number: several match %(text)s: %(names)s; type the number",
+                  text=text, names=names)
 
 
 def _disputed(case) -> dict[str, bool]:

@@ -67,7 +67,7 @@ def words() -> Words:
 
 
 CASE_FORMS = ("requester", "state", "reply", "note", "call", "assign", "update", "set_tags",
-              "link", "unlink", "merge")
+              "link", "unlink", "merge", "playbook")
 
 
 def case_urls(case_id: int) -> dict[str, str]:

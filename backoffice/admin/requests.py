@@ -31,7 +31,8 @@ CANCEL_REASONS = ("client cancelled", "client unreachable", "no professional ava
 DONE_MESSAGES = {"confirm": "Confirmed with the professional.",
                  "cancel": "Cancelled; the reason is on the record.",
                  "complete": "Marked done; invoicing will bill it.",
-                 "no_show": "Recorded as a no-show."}
+                 "no_show": "Recorded as a no-show; the incident is on the professional's record.",
+                 "client_no_show": "Recorded as a no-show by the client."}
 
 
 class ServiceRequestView(FastListView, SecureModelView):
@@ -218,8 +219,14 @@ class ServiceRequestView(FastListView, SecureModelView):
         self.bulk_change(ids, "complete", lambda r: request_service.complete(
             db.session, request=r, now=datetime.now()))
 
-    @action("no_show", _l("Mark no-show"), _l("Record that nobody turned up for the selected "
-                                              "services?"))
+    @action("no_show", _l("Mark no-show"), _l("Record that the professional did not turn up "
+                                              "for the selected services?"))
     def action_no_show(self, ids):
         self.bulk_change(ids, "no_show", lambda r: request_service.no_show(
             db.session, request=r, now=datetime.now()))
+
+    @action("client_no_show", _l("Client was not there"), _l("Record that the client was not "
+                                                             "there for the selected services?"))
+    def action_client_no_show(self, ids):
+        self.bulk_change(ids, "client_no_show", lambda r: request_service.no_show(
+            db.session, request=r, now=datetime.now(), by="client"))

@@ -13,7 +13,7 @@ from backoffice.models import ServiceRequest
 from backoffice.services import closing
 from backoffice.services import requests as request_service
 
-DECISIONS = ("complete", "no_show", "cancel")
+DECISIONS = ("complete", "no_show", "client_no_show", "cancel")
 
 
 class YesterdayView(SecureView):

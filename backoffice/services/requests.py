@@ -10,8 +10,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice import audit
 from backoffice.i18n import Refusal
-from backoffice.models import AuditEvent, RequestStatus, ServiceRequest
+from backoffice.models import AuditEvent, Professional, RequestStatus, ServiceRequest
+from backoffice.optional import optional_module
 
 S = RequestStatus
 TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
@@ -28,7 +30,10 @@ TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
 OPEN = (S.NEW, S.ASSIGNED, S.CONFIRMED)
 # What an agent's action means: (the action's name, the state it moves to).
 ACTIONS = {"confirm": S.CONFIRMED, "cancel": S.CANCELLED, "complete": S.DONE,
-           "no_show": S.NO_SHOW}
+           "no_show": S.NO_SHOW, "client_no_show": S.NO_SHOW}
+# Who did not turn up. A professional's no-show is an incident against them (vetting counts
+# incidents towards a re-review); a client's is not.
+NO_SHOW_BY = ("professional", "client")
 
 
 def is_legal(current: RequestStatus, to: RequestStatus) -> bool:
@@ -106,9 +111,38 @@ def complete(session: Session, *, request: ServiceRequest, now: datetime) -> Ser
     return transition(session, request=request, to=S.DONE, now=now)
 
 
-def no_show(session: Session, *, request: ServiceRequest, now: datetime) -> ServiceRequest:
-    """Record that the professional or the client did not turn up."""
-    return transition(session, request=request, to=S.NO_SHOW, now=now)
+def no_show(session: Session, *, request: ServiceRequest, now: datetime,
+            by: str = "professional", note: str | None = None,
+            incident_threshold: int = 2) -> ServiceRequest:
+    """Record that the professional or the client did not turn up; the professional's is an
+    incident against them, recorded once whatever door marked it."""
+    if by not in NO_SHOW_BY:
+        raise Refusal("by: say who did not turn up, the professional or the client")
+    transition(session, request=request, to=S.NO_SHOW, now=now)
+    audit.record(session, action="no_show", entity="service_request", entity_id=request.id,
+                 changes={"by": by}, note=(note or "").strip() or None)
+    if by == "professional" and request.professional_id is not None:
+        _no_show_incident(session, request=request, note=note, threshold=incident_threshold,
+                          now=now)
+    return request
+
+
+def _no_show_incident(session: Session, *, request: ServiceRequest, note: str | None,
+                      threshold: int, now: datetime) -> None:
+    # Vetting is optional to the core: without it there is no incident to record.
+    vetting = optional_module("vetting.service")
+    if vetting is None:
+        return
+    from vetting.models import Incident
+
+    if session.scalar(sa.select(Incident.id).where(Incident.service_request_id == request.id,
+                                                   Incident.kind == "no_show")):
+        return  # reported before (the nightly close held the service for it)
+    vetting.record_incident(session, professional=session.get(Professional,
+                                                               request.professional_id),
+                            kind="no_show", occurred_on=request.service_date,
+                            note=(note or "").strip() or None, threshold=threshold,
+                            service_request_id=request.id, now=now)
 
 
 def act(session: Session, *, request: ServiceRequest, action: str, now: datetime,
@@ -120,8 +154,9 @@ def act(session: Session, *, request: ServiceRequest, action: str, now: datetime
         return cancel(session, request=request, reason=reason or "", now=now)
     if action == "complete":
         return complete(session, request=request, now=now)
-    if action == "no_show":
-        return no_show(session, request=request, now=now)
+    if action in ("no_show", "client_no_show"):
+        return no_show(session, request=request, now=now,
+                       by="client" if action == "client_no_show" else "professional")
     raise Refusal("action: unknown action %(action)s", action=action)
 
 

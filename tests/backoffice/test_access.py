@@ -12,6 +12,7 @@ POLICY = {
     "admin": set(ROLES),  # the home page
     "service_request": {"ops_agent"},
     "services_yesterday": {"ops_agent"},
+    "goodwill_credits": {"finance"},
     "client": {"ops_agent", "finance"},
     "professional": {"ops_agent", "vetting"},
     "task": {"ops_agent", "vetting", "finance"},

@@ -8,6 +8,7 @@ a note, no file (the raw mail still holds it). Files live under UPLOAD_DIR/cases
 
 import re
 import zipfile
+from datetime import datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -110,3 +111,32 @@ def stored_path(upload_dir: str, stored_name: str | None) -> Path:
     if not stored_name or not STORED_NAME.match(stored_name):
         raise ValueError("file: this attachment has no stored file")
     return folder(upload_dir) / stored_name
+
+
+def sweep_orphans(session, *, upload_dir: str, now: datetime,
+                  older_than: timedelta = timedelta(hours=1)) -> int:
+    """Remove stored files no attachment names, older than older_than; return how many.
+
+    A mail's files are written before its transaction commits; a transaction that rolls back
+    (a refused mail, a crash) leaves its files behind. The age spares files whose transaction
+    is still running.
+    """
+    import sqlalchemy as sa
+
+    base = folder(upload_dir)
+    if not base.is_dir():
+        return 0
+    limit = now.timestamp() - older_than.total_seconds()
+    candidates = {p.name: p for p in base.iterdir()
+                  if p.is_file() and STORED_NAME.match(p.name) and p.stat().st_mtime < limit}
+    names = sorted(candidates)
+    removed = 0
+    for start in range(0, len(names), 500):
+        chunk = names[start:start + 500]
+        known = set(session.scalars(sa.select(Attachment.stored_name).where(
+            Attachment.stored_name.in_(chunk))))
+        for name in chunk:
+            if name not in known:
+                candidates[name].unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -58,8 +58,17 @@ def close_solved(*, session: Session, now: datetime, config) -> int | None:
     return closed
 
 
+
+def sweep_attachments(*, session: Session, now: datetime, config) -> int:
+    """Remove attachment files that no committed mail kept (their transaction rolled back)."""
+    from cases import attachments
+
+    return attachments.sweep_orphans(session, upload_dir=config["UPLOAD_DIR"], now=now)
+
+
 SCHEDULE = [
     (fetch_mail, "interval", {"seconds": 60}),
     (sla_sweep, "interval", {"seconds": 60}),
     (close_solved, "cron", {"minute": 5}),
+    (sweep_attachments, "cron", {"hour": 4, "minute": 10}),
 ]

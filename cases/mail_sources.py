@@ -79,17 +79,21 @@ def read_imap(session: Session, *, url: str, handle: Handle, batch: int, seconds
                           if int(u) > last_uid)
             for mails in _batches(box.client, uids, batch):
                 # Fetched before the batch's transaction starts, then handed over; committed
-                # at the batch's end or as soon as it has taken `seconds`.
-                started = time.monotonic()
+                # at the batch's end or as soon as it has taken `seconds`. Only committed
+                # mails are flagged \Seen, so a person reading the mailbox sees what is left.
+                started, handled = time.monotonic(), []
                 for uid, raw in mails:
                     handle(source=target.source, key=f"{validity}:{uid}", raw=raw)
                     last_uid = uid
+                    handled.append(uid)
                     if time.monotonic() - started > seconds:
                         row.uidvalidity, row.last_uid = validity, last_uid
                         session.commit()
-                        started = time.monotonic()
+                        _flag_seen(box.client, handled)
+                        started, handled = time.monotonic(), []
                 row.uidvalidity, row.last_uid = validity, last_uid
                 session.commit()
+                _flag_seen(box.client, handled)
             row.uidvalidity, row.last_uid = validity, last_uid
     except sa.exc.SQLAlchemyError:
         raise
@@ -99,6 +103,16 @@ def read_imap(session: Session, *, url: str, handle: Handle, batch: int, seconds
         _failed(row, now, exc)
         return
     _ok(row, now)
+
+
+def _flag_seen(client: imaplib.IMAP4, uids: list[int]) -> None:
+    """Flag handed-over mails \\Seen; a refusal is logged (the remembered UID already keeps
+    them from being handled twice)."""
+    if not uids:
+        return
+    typ, data = client.uid("STORE", ",".join(map(str, uids)), "+FLAGS.SILENT", "(\\Seen)")
+    if typ != "OK":
+        log.warning("could not flag %d mails as seen: %r", len(uids), data)
 
 
 def _connect(target: ImapTarget):

@@ -429,3 +429,17 @@ def test_the_same_mail_twice_is_threaded_once(session, imap_box, config):
     assert counts["new_cases"] == 1 and counts["ignored"] == 1
     assert second.status == RawMailStatus.IGNORED and second.case_id == first.case_id
     assert second.reason.startswith("already received")
+
+
+def test_handed_over_mails_are_flagged_seen_on_the_server(session, imap_box, config):
+    """A person who opens the desk's mailbox sees which mails the back office has taken."""
+    from imap_tools import AND, MailBoxUnencrypted
+
+    imap_box.append(*(mail(sender=address(), subject=f"Mail {i}") for i in range(4)))
+    assert fetch(session, config)["new_cases"] == 4
+    from tests.cases.dovecot import PASSWORD
+
+    server = imap_box.server
+    with MailBoxUnencrypted(server.host, server.port).login(imap_box.user, PASSWORD) as box:
+        assert len(list(box.uids(AND(seen=True)))) == 4
+        assert list(box.uids(AND(seen=False))) == []

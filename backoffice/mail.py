@@ -2,6 +2,7 @@
 
 import functools
 import smtplib
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -10,12 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backoffice.db import utcnow
-from backoffice.models import OutboxMessage
+from backoffice.models import Client, OutboxMessage, Professional
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each domain keeps its templates in <package>/mail_templates/<name>.<lang>.txt;
 # the first line is "Subject: ...", the rest the body.
-TEMPLATE_PACKAGES = ("backoffice", "vetting", "billing", "cases")
+TEMPLATE_PACKAGES = ("backoffice", "vetting", "billing", "cases", "notifications")
 
 
 @functools.cache
@@ -71,8 +72,8 @@ def enqueue_many(session: Session, mails: list[dict]) -> int:
     """Put template mails in the outbox in one statement; return how many were new.
 
     Each mail is a dict of enqueue's keywords (to, template, lang, context, entity, entity_id,
-    dedup_key). For a job that mails hundreds at once, where a query and a flush per mail
-    would cost seconds."""
+    dedup_key), and optionally calendar (a text/calendar part, see calendar_text). For a
+    job that mails hundreds at once, where a query and a flush per mail would cost seconds."""
     keys = [m["dedup_key"] for m in mails if m.get("dedup_key")]
     queued: set[str] = set()
     for i in range(0, len(keys), 1000):
@@ -88,7 +89,7 @@ def enqueue_many(session: Session, mails: list[dict]) -> int:
         rows.append({"to_address": m["to"], "subject": subject, "body": body,
                      "template": m["template"], "entity": m.get("entity"),
                      "entity_id": None if m.get("entity_id") is None else str(m["entity_id"]),
-                     "dedup_key": key})
+                     "dedup_key": key, "calendar": m.get("calendar")})
     if rows:
         session.execute(sa.insert(OutboxMessage), rows)
     return len(rows)
@@ -150,7 +151,44 @@ def build(m: OutboxMessage, *, sender: str) -> EmailMessage:
     for name, value in extra.items():
         mail[name] = value
     mail.set_content(m.body)
+    if m.calendar:
+        mail.add_attachment(calendar_text(m.calendar), subtype="calendar",
+                            filename="booking.ics", params={"method": m.calendar["method"]})
     return mail
+
+
+def calendar_text(part: dict) -> str:
+    """Return the iCalendar text of a calendar part: {"method": ..., "events": [{"uid",
+    "dtstamp", "dtstart", "dtend" (ISO, with offset), "sequence", "summary", and optionally
+    "location", "status", "organizer", "attendee"}]}. Made when the mail is sent: a job that
+    queues a thousand notices does not wait for a thousand calendars."""
+    import icalendar  # loaded by the sender of a mail that carries one
+
+    cal = icalendar.Calendar()
+    for name, value in (("prodid", "-//backoffice//outbox//EN"), ("version", "2.0"),
+                        ("method", part["method"])):
+        cal.add(name, value)
+    for e in part["events"]:
+        event = icalendar.Event()
+        for name, value in e.items():
+            if value is not None:
+                event.add(name, datetime.fromisoformat(value) if name.startswith("dt") else value)
+        cal.add_component(event)
+    return cal.to_ical().decode()
+
+
+def _refused_for_good(exc: smtplib.SMTPException) -> bool:
+    """Tell whether the server refused the recipient permanently (5xx): the address bounces."""
+    codes = [code for code, _ in getattr(exc, "recipients", {}).values()]
+    return isinstance(exc, smtplib.SMTPRecipientsRefused) and bool(codes) and min(codes) >= 500
+
+
+def mark_failing(session: Session, address: str) -> None:
+    """Mark the clients and professionals at address as failing since now: no more reminders."""
+    for model in (Client, Professional):  # through the ORM: the audit trail records it
+        for person in session.scalars(sa.select(model).where(
+                model.email == address, model.email_failing_since.is_(None))):
+            person.email_failing_since = utcnow()
 
 
 def deliver(session: Session, *, host: str, port: int, sender: str, limit: int = 200) -> int:
@@ -183,6 +221,9 @@ def deliver(session: Session, *, host: str, port: int, sender: str, limit: int =
             except smtplib.SMTPException as exc:
                 m.attempts += 1
                 m.last_error = str(exc)
+                if _refused_for_good(exc):  # retrying a 5xx cannot help
+                    m.attempts = max(m.attempts, 10)
+                    mark_failing(session, m.to_address)
                 continue
             m.attempts += 1
             m.sent_at = utcnow()

@@ -61,6 +61,7 @@ def transition(session: Session, *, case: Case, to: CaseState | str,
                merged_into: Case | None = None, now: datetime | None = None) -> Case:
     """Move a case to another state, or raise Refusal saying why it cannot."""
     from cases import deadlines, playbooks  # the SLA clocks and playbooks follow every move
+    from surveys import service as surveys
 
     now = now or utcnow()
     current = CaseState(case.state)
@@ -94,4 +95,5 @@ def transition(session: Session, *, case: Case, to: CaseState | str,
     session.flush()  # the audit trail records the state change with the flush
     # The one door every move passes: a solved dispute resumes the dunning its case paused.
     playbooks.after_transition(session, case, to, now)
+    surveys.case_moved(session, case=case, to=to, now=now)  # a reopened case cancels its own
     return case

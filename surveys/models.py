@@ -26,6 +26,8 @@ class SurveySubject(enum.StrEnum):
 class Survey(Base):
     __tablename__ = "survey"
     __audited__ = True
+    # The hash is as good as a key to find the survey by: it stays out of the trail and pages.
+    __audit_ignored__ = frozenset({"token_hash"})
     __table_args__ = (
         sa.UniqueConstraint("dedup_key", name="uq_survey_dedup_key"),
         sa.Index("ix_survey_status_send_after", "status", "send_after"),
@@ -63,3 +65,16 @@ class Survey(Base):
     score: Mapped[int | None]
     comment: Mapped[str | None] = mapped_column(sa.Text)
     reason: Mapped[str | None] = mapped_column(sa.String(40))  # a code from a list, score <= 2
+    # Why a survey was cancelled or never sent (0012): reopened, erased, merged, no_email...
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+class SurveyHit(Base):
+    """One request to the public survey page, by address: what its rate limit counts (0012)."""
+
+    __tablename__ = "survey_hit"
+    __table_args__ = (sa.Index("ix_survey_hit_ip_at", "ip", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    ip: Mapped[str] = mapped_column(sa.String(64))

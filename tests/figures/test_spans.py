@@ -1,0 +1,89 @@
+"""Each period the page offers is stored whole by the refresh and reads exactly as the same
+weeks summed from raw rows: counts, percentiles and the professionals' rankings."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from cases.models import Case, CaseStateVisit
+from figures import report, rollup, service
+from figures.models import FigureSpan
+from surveys.models import Survey, SurveyStatus, SurveySubject
+from tests.figures.conftest import NOW, W2, at
+
+HISTORY = W2 - timedelta(weeks=max(report.PERIODS))
+
+
+def _mondays(weeks: int):
+    return [W2 - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+
+
+def _from_raw(session, mondays, now=NOW):
+    rows = rollup.compute(session, mondays=[mondays[0] - timedelta(weeks=1), *mondays], now=now)
+    return report.build(report.MemorySource(rows), weeks=mondays)
+
+
+@pytest.fixture()
+def year(session, world, factories):
+    """The small world with a year behind it: cases and answers from 1 to 40 weeks back, and
+    more professionals than a ranking lists, many tied."""
+    for i in range(12):
+        pro = factories.professional()
+        for j in range(3):
+            day = W2 - timedelta(weeks=(i * 3 + j) % 40 + 1)
+            session.add(Survey(subject=SurveySubject.SERVICE, dedup_key=f"year:{i}:{j}",
+                               client_id=world.client.id, concerned_professional_id=pro.id,
+                               status=SurveyStatus.ANSWERED, send_after=at(day, 8),
+                               answered_at=at(day, 12), score=1 + (i + j) % 5))
+    categories = list(world.cat.values())
+    for i in range(20):
+        created = at(W2 - timedelta(weeks=2 * i + 1), 9)
+        solved = created + timedelta(minutes=50 + 97 * i)
+        session.add(Case(subject="Year", channel="mail", state="solved",
+                         client_id=world.client.id, category_id=categories[i % 3].id,
+                         assignee_id=(world.a if i % 2 else world.b).id, assigned_at=created,
+                         created_at=created, updated_at=created, state_entered_at=created,
+                         first_response_at=created + timedelta(minutes=3 + 7 * i),
+                         solved_at=solved, sla_breached="",
+                         visits=[CaseStateVisit(state="open", entered_at=created,
+                                                left_at=solved, actor="test")]))
+    session.flush()
+    return world
+
+
+@pytest.mark.parametrize("weeks", report.PERIODS)
+def test_each_offered_period_is_stored_and_reads_as_from_raw_rows(session, year, weeks):
+    service.refresh(session, now=NOW, since=HISTORY)
+    source = report.StoredSource(session)
+    stored = report.build(source, weeks=_mondays(weeks))
+    assert source.used_spans
+    assert stored == _from_raw(session, _mondays(weeks))
+    assert stored["agents"] and stored["categories"]
+    assert len(stored["professionals"]["utilisation_low"]) == report.TOP_PROFESSIONALS
+
+
+def test_the_periods_are_summed_again_after_a_change(session, year):
+    service.refresh(session, now=NOW, since=HISTORY)
+    before = report.build(report.StoredSource(session), weeks=_mondays(52))
+    later = NOW + timedelta(hours=1)
+    session.execute(sa.update(Case).where(Case.id == year.c4.id).values(
+        state="solved", solved_at=later, first_response_at=later, updated_at=later,
+        assignee_id=year.a.id, assigned_at=later))
+    service.refresh(session, now=later)
+    after = report.build(report.StoredSource(session), weeks=_mondays(52))
+    assert after == _from_raw(session, _mondays(52), now=later)
+    agent = str(year.a.id)
+    assert ([a["resolution"]["n"] for a in after["agents"] if a["key"] == agent][0]
+            == [a["resolution"]["n"] for a in before["agents"] if a["key"] == agent][0] + 1)
+
+
+def test_a_period_not_stored_is_summed_from_the_weeks(session, year):
+    service.refresh(session, now=NOW, since=HISTORY)
+    assert session.scalar(sa.select(sa.func.count()).select_from(FigureSpan))
+    mondays = [m - timedelta(weeks=3) for m in _mondays(12)]  # ends three weeks ago
+    source = report.StoredSource(session)
+    stored = report.build(source, weeks=mondays)
+    assert source.used_spans is False
+    rows = rollup.compute(session, mondays=[mondays[0] - timedelta(weeks=1), *mondays], now=NOW)
+    assert stored == report.build(report.MemorySource(rows), weeks=mondays)

@@ -240,11 +240,12 @@ def clear_the_way(sched: Schedule, r: int, q: int, *, k: int = 16) -> bool:
     return True
 
 
-def cover(sched: Schedule, *, k: int = 16, deadline: float | None = None) -> int:
+def cover(sched: Schedule, *, k: int = 16, deadline: float | None = None, tick=None) -> int:
     """Cover what ejection chains can, most valuable first; return how many were covered.
 
     A request whose nearest able professionals are all short of hours in ways one move cannot
     fix is tried again with more of them (their services can be shorter than the shortfall).
+    tick, if given, is called after each request and stops the search when it returns True.
     """
     data = sched.data
     covered = 0
@@ -253,6 +254,8 @@ def cover(sched: Schedule, *, k: int = 16, deadline: float | None = None) -> int
         left = []
         for r in todo:
             if deadline is not None and time.monotonic() > deadline:
+                return covered
+            if tick is not None and tick():
                 return covered
             if sched.pro[r] < 0 and eject_chain(sched, r, k=wide) is None:
                 left.append(r)

@@ -7,9 +7,9 @@ import time
 from assignment._bound import travel_lower_bound
 from assignment._chains import cover
 from assignment._schedule import Schedule
-from assignment.explain import explain_request
+from assignment.explain import NEAREST, explain_request, reason
 from assignment.greedy import insert_anywhere, place
-from assignment.problem import Plan, compute_score
+from assignment.problem import Plan, Reason, Unassigned, compute_score
 
 EXPLAIN_S = 0.02  # about what explaining one uncovered request takes (reasons and a suggestion)
 
@@ -33,7 +33,8 @@ def finish(
         # the explanations of what stays uncovered must still fit before the deadline
         left = len(sched.unassigned())
         cover(sched, deadline=None if deadline is None else deadline - EXPLAIN_S * left - 0.2)
-    unassigned = _explain_all(sched)
+    # what is left of the time goes to suggestions; past the deadline only reasons are given
+    unassigned = _explain_all(sched, deadline=None if deadline is None else deadline - 0.2)
     assignments = sched.assignments()
     bound_km = travel_lower_bound(sched.data, sched.assigned()) if bound else None
     return Plan(
@@ -48,12 +49,13 @@ def finish(
     )
 
 
-def _explain_all(sched: Schedule) -> list:
+def _explain_all(sched: Schedule, deadline: float | None = None) -> list:
     data = sched.data
     while True:
         out = []
         for r in sched.unassigned():
-            u = explain_request(sched, r)
+            late = deadline is not None and time.monotonic() > deadline
+            u = _reasons_only(sched, r) if late else explain_request(sched, r)
             if u is None:
                 break
             out.append(u)
@@ -62,3 +64,18 @@ def _explain_all(sched: Schedule) -> list:
         # one of the nearest can take r after all: take it, and explain the rest afresh
         if not place(sched, r, [p for p in data.skilled_by_distance(r) if data.allowed(r, p)]):
             raise AssertionError(f"{data.reqs[r].id}: explain and insertion disagree")
+
+
+def _reasons_only(sched: Schedule, r: int) -> Unassigned | None:
+    """Explain r as explain_request does, without looking for a suggestion (the costly part)."""
+    data = sched.data
+    nearest = data.skilled_by_distance(r)[:NEAREST]
+    if not nearest:
+        return Unassigned(data.reqs[r].id, (Reason(None, "skill"),), None)
+    reasons = []
+    for p in nearest:
+        why = reason(sched, r, p)
+        if why is None:
+            return None
+        reasons.append(why)
+    return Unassigned(data.reqs[r].id, tuple(reasons), None)

@@ -87,13 +87,14 @@ def _sinks(sched: Schedule, services: list[int], k: int) -> list[int]:
     return out
 
 
-def cover_leftovers(sched: Schedule, *, deadline: float, k: int) -> None:
+def cover_leftovers(sched: Schedule, *, deadline: float, k: int, tick=None) -> None:
     """Cover each request that chains could not, by clearing a day or re-solving whole weeks.
 
     Chains move one service at a time; some requests need two moved at once, or a pinned service
     re-timed. Clearing an able professional's day finds most of those; CP-SAT finds the others
     among the request's able professionals with those who have room for one of their services,
-    then with their nearest neighbours.
+    then with their nearest neighbours. tick, if given, is called after each request and stops
+    the search when it returns True.
     """
     data = sched.data
     for r in sorted(sched.unassigned(), key=lambda r: (-data.prio[r], r)):
@@ -123,16 +124,20 @@ def cover_leftovers(sched: Schedule, *, deadline: float, k: int) -> None:
                 break
         # what this step moved may have opened a chain for another request
         cover(sched, k=k, deadline=deadline)
+        if tick is not None and tick():
+            return
 
 
 def improve_travel(
-    sched: Schedule, *, deadline: float, k: int, seed: int = 0, steps: int | None = None
+    sched: Schedule, *, deadline: float, k: int, seed: int = 0, steps: int | None = None,
+    tick=None,
 ) -> int:
     """Cut travel (and take preferences) step by step; return the steps taken.
 
     A step frees a random share of the services of professionals living near a random one and
     re-places them with CP-SAT, then moves single services where that helps; a step is kept only
-    if the spec's score is better, so coverage never drops.
+    if the spec's score is better, so coverage never drops. tick, if given, is called after
+    each step and stops the search when it returns True.
     """
     data = sched.data
     rng = random.Random(seed)
@@ -147,4 +152,6 @@ def improve_travel(
         free += [u for u in sched.unassigned() if pro_set.intersection(data.candidates(u, k))]
         _step(sched, free, pros, deadline=deadline, k=k, seed=n)
         relocate(sched, deadline=deadline, k=k, only=[r for p in pros for _, r in sched.items[p]])
+        if tick is not None and tick():
+            return n + 1
     return steps

@@ -10,6 +10,7 @@ when two free services land next to each other, which the caller corrects by sco
 from __future__ import annotations
 
 import math
+import threading
 from bisect import bisect_left
 from collections import defaultdict
 
@@ -71,13 +72,16 @@ def improve(
     max_moves: int | None = None,
     seed: int = 0,
     work: float | None = None,
+    stop=None,
 ) -> bool:
     """Re-place `free` among `pros` with CP-SAT; keep the result only if the exact score is better.
 
     max_moves bounds how many free requests that the current plan gives to some professional may
     end up with another one (a repair disturbs few clients). work bounds CP-SAT's deterministic
     time: with one worker the answer is then the same however busy the machine is, as long as
-    time_limit_s does not cut in first. Returns whether the schedule changed.
+    time_limit_s does not cut in first. stop, if given, is asked a few times a second while
+    CP-SAT searches; once it says so the search ends with the best solution found. Returns
+    whether the schedule changed.
     """
     d = sched.data
     pro_set = set(pros)
@@ -147,7 +151,7 @@ def improve(
     solver.parameters.random_seed = seed
     if work is not None:
         solver.parameters.max_deterministic_time = work
-    status = solver.solve(model)
+    status = solver.solve(model) if stop is None else _solve_until(solver, model, stop)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         _restore(sched, free, old)
         return False
@@ -207,3 +211,22 @@ def _no_clash(model, x, options, idx, sched: Schedule) -> None:
             if rb != ra and starts[b] // 1440 == day and starts[b] < ends[a] + d.tt(ra, rb):
                 model.add_bool_or([x[i].Not(), x[idx[b]].Not()])
             b += 1
+
+
+def _solve_until(solver: cp_model.CpSolver, model: cp_model.CpModel, stop):
+    """Solve while a thread beside CP-SAT asks stop() and ends the search when it says so."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            if stop():
+                solver.stop_search()  # thread-safe: CP-SAT returns its best solution so far
+                return
+
+    watcher = threading.Thread(target=watch, name="cp-sat-stop", daemon=True)
+    watcher.start()
+    try:
+        return solver.solve(model)
+    finally:
+        done.set()
+        watcher.join()

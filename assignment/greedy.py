@@ -87,8 +87,19 @@ def make_room(sched: Schedule, r: int, *, k: int = 8, commit: bool = True):
     return None
 
 
+def has_room(sched: Schedule, r: int, p: int) -> bool:
+    """Tell cheaply whether p may take r: some week of r's window still has r's minutes free.
+
+    Necessary, not sufficient (best_insertion decides): where most requests cannot be placed,
+    most professionals are out of hours, and this spares the search of their days."""
+    data = sched.data
+    dur, cap, used = data.dur[r], data.cap[p], sched.week_min[p]
+    return any(used.get(w, 0) + dur <= cap for w in {week_of(data.ws[r]), week_of(data.we[r])})
+
+
 def insert_anywhere(sched: Schedule) -> None:
     """Insert every unassigned request that any professional can take as the schedule stands."""
     data = sched.data
     for r in sorted(sched.unassigned(), key=lambda r: -data.prio[r]):
-        place(sched, r, [p for p in data.skilled_by_distance(r) if data.allowed(r, p)])
+        place(sched, r, [p for p in data.skilled_by_distance(r)
+                         if data.allowed(r, p) and has_room(sched, r, p)])

@@ -10,6 +10,9 @@ from backoffice.db import Base, utcnow
 
 
 class RunStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for a worker (assignment.runs)
+    RUNNING = "running"  # a worker is solving it
+    FAILED = "failed"  # the solve did not finish: see error
     DRAFT = "draft"
     PUBLISHED = "published"
     DISCARDED = "discarded"
@@ -43,17 +46,31 @@ class PlanRun(Base):
     status: Mapped[RunStatus] = mapped_column(
         _enum(RunStatus, "plan_run_status"), default=RunStatus.DRAFT
     )
-    wall_s: Mapped[float]
+    # wall_s, score, plan and base are empty until the worker has solved the run
+    wall_s: Mapped[float | None]
     time_limit_s: Mapped[float]
-    score: Mapped[dict] = mapped_column(sa.JSON)
-    plan: Mapped[dict] = mapped_column(sa.JSON)  # the engine's plan, exchange format version 1
+    score: Mapped[dict | None] = mapped_column(sa.JSON)
+    plan: Mapped[dict | None] = mapped_column(sa.JSON)  # the engine's plan, exchange format 1
     # {"R<id>": ["P<id>", "YYYY-MM-DDTHH:MM"] or null}: bookings when the problem was built,
     # so that publishing refuses a draft whose services were changed since.
-    base: Mapped[dict] = mapped_column(sa.JSON)
+    base: Mapped[dict | None] = mapped_column(sa.JSON)
     diff_counts: Mapped[dict | None] = mapped_column(sa.JSON)
     note: Mapped[str | None] = mapped_column(sa.Text)
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(sa.String(120))
+    # the queue (assignment.runs): how to solve, who solves, how far it got, who stopped it
+    repair: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    publish_when_done: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    affected: Mapped[list | None] = mapped_column(sa.JSON)  # a repair's lost services' ids
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(sa.String(120))  # host:pid
+    progress: Mapped[dict | None] = mapped_column(sa.JSON)  # the engine's last report
+    stop_requested_at: Mapped[datetime | None]
+    stop_requested_by: Mapped[str | None] = mapped_column(sa.String(120))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    retry_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("plan_run.id"))
 
     def __str__(self) -> str:
         return f"Plan run #{self.id}"

@@ -10,6 +10,8 @@ deterministic time, with the clock only as a backstop.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from assignment._chains import cover, eject_chain
 from assignment._data import Data
@@ -30,6 +32,47 @@ REPAIR_WORK = 2.0  # CP-SAT deterministic time for what chains leave
 
 class EngineError(RuntimeError):
     """Neither the engine's plan nor the greedy fallback passed the validator (a bug)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a solve got: its stage, and the coverage and travel of its best schedule so far."""
+
+    stage: str  # the stage under way: greedy, chains, whole_model, leftovers, travel, finish
+    covered: int
+    requests: int
+    travel_km: float
+    elapsed_s: float
+
+
+class _Watch:
+    """Report progress between stages and steps; tell the stages when the caller wants to stop."""
+
+    EVERY_S = 0.5  # within a stage, at most one report this often (a report walks the plan)
+
+    def __init__(self, sched, started: float, progress, should_stop) -> None:
+        self.sched, self.started = sched, started
+        self.progress, self.should_stop = progress, should_stop
+        self.stage, self.stopped, self.reported = "greedy", False, 0.0
+
+    def __call__(self, stage: str | None = None) -> bool:
+        """Report (at a new stage, or within one); return whether to stop now."""
+        now = time.monotonic()
+        due = stage is not None or now - self.reported >= self.EVERY_S
+        self.stage = stage or self.stage
+        if self.progress is not None and due:
+            self.reported = now
+            data = self.sched.data
+            self.progress(Progress(
+                self.stage, covered=data.n_reqs - len(self.sched.unassigned()),
+                requests=data.n_reqs, travel_km=round(self.sched.travel_km(), 1),
+                elapsed_s=round(time.monotonic() - self.started, 2)))
+        return self.stop_requested()
+
+    def stop_requested(self) -> bool:
+        """Tell whether the caller wants the solve to stop (asked without reporting)."""
+        self.stopped = self.stopped or bool(self.should_stop and self.should_stop())
+        return self.stopped
 
 
 def _reserve_s(data: Data, time_limit_s: float) -> float:
@@ -56,22 +99,34 @@ def solve(
     seed: int = 0,
     candidates: int = CANDIDATES,
     steps: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
     """Return a valid plan for the problem within about time_limit_s seconds.
 
     steps caps the travel-cutting neighbourhood steps (default: each professional in about 20
     neighbourhoods); on a quiet machine they end well before the time limit, and the plan is
-    then the same whatever the load.
+    then the same whatever the load. progress is told how far the solve got between stages and
+    steps; once should_stop says so, the solve skips what is left and returns its best plan.
     """
     started = time.monotonic()
     deadline = started + time_limit_s
     data = Data(problem)
     work_end = deadline - _reserve_s(data, time_limit_s)
     sched = from_current(data)
+    # the stage each report names is the one starting; a stop skips to the finish
+    watch = _Watch(sched, started, progress, should_stop)
+    watch("greedy")
     fill(sched, k=candidates)
+    maximal_s = time.monotonic()
     insert_anywhere(sched)
-    cover(sched, k=candidates, deadline=work_end)
-    if data.n_reqs <= WHOLE_MODEL_REQUESTS:
+    # making the plan maximal is paid again in the finish and in the validator, after the last
+    # stage: where most requests cannot be placed it is most of the time (issue #19, part 3)
+    maximal_s = time.monotonic() - maximal_s
+    work_end -= 2 * maximal_s
+    if not watch("chains"):
+        cover(sched, k=candidates, deadline=work_end, tick=watch)
+    if data.n_reqs <= WHOLE_MODEL_REQUESTS and not watch("whole_model"):
         improve(
             sched,
             list(range(data.n_reqs)),
@@ -81,17 +136,26 @@ def solve(
             k=candidates,
             seed=seed,
             work=WHOLE_MODEL_WORK,
+            stop=watch.stop_requested if should_stop is not None else None,
         )
     # most time to coverage, the first criterion; but where demand outruns the professionals,
     # hopeless requests must not eat all of it
-    cover_leftovers(
-        sched, deadline=time.monotonic() + 0.6 * (work_end - time.monotonic()), k=candidates
-    )
+    if not watch("leftovers"):
+        cover_leftovers(
+            sched, deadline=time.monotonic() + 0.6 * (work_end - time.monotonic()), k=candidates,
+            tick=watch,
+        )
     # and the explanations of whatever stays uncovered
     work_end -= EXPLAIN_S * len(sched.unassigned())
-    relocate(sched, deadline=work_end, k=candidates, seed=seed)
-    improve_travel(sched, deadline=work_end, k=candidates, seed=seed, steps=steps)
-    plan = finish(sched, status="feasible", started=started, deadline=deadline, bound=True)
+    if not watch("travel"):
+        relocate(sched, deadline=work_end, k=candidates, seed=seed)
+        improve_travel(sched, deadline=work_end, k=candidates, seed=seed, steps=steps,
+                       tick=watch)
+    watch("finish")
+    if watch.stopped:  # what is left is making the plan maximal and explaining it
+        deadline = min(deadline, time.monotonic() + 1.0 + EXPLAIN_S * len(sched.unassigned()))
+    plan = finish(sched, status="stopped" if watch.stopped else "feasible", started=started,
+                  deadline=deadline - 2 * maximal_s, bound=True)
     return _checked(problem, plan, lambda: _fallback(problem, started))
 
 

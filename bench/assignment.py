@@ -1,6 +1,6 @@
 """Benchmark the assignment engine against the greedy baseline on planted instances.
 
-    python bench/assignment.py [--quick] [--seeds 1 2 3] [--only medium large sick]
+    python bench/assignment.py [--quick] [--seeds 1 2 3] [--only medium large sick crowded]
 
 Each solve runs in its own subprocess so that its wall time and peak memory (ru_maxrss) are its
 own. Rows are per seed, then the median. This prints figures; it asserts nothing. Coverage does
@@ -23,7 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SIZES = {"medium": (200, 1500, 25.0), "large": (1000, 8000, 105.0)}
+# most requests cannot be placed: a planted week with only one professional in five kept
+CROWDED = {"crowded": (200, 1500, 5.0), "crowded-large": (1000, 8000, 10.0)}
+CROWDED_KEEP = 0.2
 GOALS = {
+    "crowded": "a valid plan within the limit + 1 s (4 of 5 professionals gone)",
+    "crowded-large": "a valid plan within the limit + 1 s (4 of 5 professionals gone)",
     "medium": "100% covered, travel <= planted, < 30 s, < 1 GB",
     "large": "100% covered, travel <= planted, < 120 s, < 2 GB",
     "sick": "repaired < 1 s, every orphan that can be placed is placed, <= 5 others moved",
@@ -91,6 +96,8 @@ def worker(scenario: str, method: str, seed: int) -> dict:
     from assignment.solver import greedy, repair, solve
     from assignment.validate import check
 
+    if scenario in CROWDED:
+        return _crowded(scenario, method, seed)
     size = "large" if scenario == "sick" else scenario
     n_pros, n_reqs, limit = SIZES[size]
     problem, planted = planted_instance(n_pros, n_reqs, seed)
@@ -133,6 +140,60 @@ def worker(scenario: str, method: str, seed: int) -> dict:
     }
 
 
+def _crowded(scenario: str, method: str, seed: int) -> dict:
+    """Solve a planted week after taking 4 of 5 professionals away; time the whole solve."""
+    from assignment.planted import planted_instance
+    from assignment.solver import greedy, solve
+    from assignment.validate import check
+
+    n_pros, n_reqs, limit = CROWDED[scenario]
+    problem, _ = planted_instance(n_pros, n_reqs, seed)
+    kept = problem.professionals[: int(len(problem.professionals) * CROWDED_KEEP)]
+    ids = {p.id for p in kept}
+    requests = tuple(
+        replace(r, preferred_professional=r.preferred_professional
+                if r.preferred_professional in ids else None,
+                required_professional=r.required_professional
+                if r.required_professional in ids else None)
+        for r in problem.requests
+    )
+    problem = replace(problem, professionals=kept, requests=requests, current_plan=())
+    started = time.monotonic()
+    plan = greedy(problem) if method == "greedy" else solve(problem, time_limit_s=limit)
+    wall = time.monotonic() - started  # with the validator, as a caller waits for it
+    return {
+        "requests": len(problem.requests),
+        "coverage": plan.score.covered / len(problem.requests),
+        "uncovered": len(problem.requests) - plan.score.covered,
+        "limit_s": limit,
+        "wall_s": wall,
+        "engine_s": plan.solver.get("wall_s") or 0.0,
+        "overshoot_s": wall - limit,
+        "valid": not check(problem, plan),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _crowded_row(label: str, r: dict) -> str:
+    return (
+        f"{label:14} {r['requests']:6.0f} {100 * r['coverage']:7.2f} {r['uncovered']:9.0f} "
+        f"{r['limit_s']:7.1f} {r['wall_s']:7.2f} {r['engine_s']:8.2f} {r['overshoot_s']:+9.2f} "
+        f"{r['peak_mb']:7.0f}" + ("" if r["valid"] else "  INVALID")
+    )
+
+
+def _crowded_table(scenario: str, seeds: list[int]) -> None:
+    print(f"\n== {scenario}: goal {GOALS[scenario]}")
+    print(f"{'method/seed':14} {'reqs':>6} {'cover%':>7} {'uncovered':>9} {'limit':>7} "
+          f"{'wall_s':>7} {'engine_s':>8} {'overshoot':>9} {'peak_MB':>7}")
+    for s in seeds:
+        base = run(scenario, "greedy", s)
+        print(_crowded_row(f"greedy s{s}", base), flush=True)
+        r = run(scenario, "engine", s)
+        print(_crowded_row(f"engine s{s}", r) + f"  ({r['wall_s'] / base['wall_s']:.1f}x the "
+              "greedy baseline's wall)", flush=True)
+
+
 def run(scenario: str, method: str, seed: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", scenario, method, str(seed)],
@@ -163,7 +224,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, medium and sick only")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--only", nargs="+", choices=["medium", "large", "sick"])
+    parser.add_argument("--only", nargs="+",
+                        choices=["medium", "large", "sick", "crowded", "crowded-large"])
     parser.add_argument("--worker", nargs=3, metavar=("SCENARIO", "METHOD", "SEED"))
     args = parser.parse_args()
     if args.worker:
@@ -171,8 +233,12 @@ def main() -> None:
         print(json.dumps(worker(scenario, method, int(seed))))
         return
     seeds = [args.seeds[0]] if args.quick else args.seeds
-    scenarios = args.only or (["medium", "sick"] if args.quick else ["medium", "large", "sick"])
+    scenarios = args.only or (["medium", "sick", "crowded"] if args.quick
+                              else ["medium", "large", "sick", "crowded", "crowded-large"])
     for scenario in scenarios:
+        if scenario in CROWDED:
+            _crowded_table(scenario, seeds)
+            continue
         print(f"\n== {scenario}: goal {GOALS[scenario]}")
         # for the sick day, "planted" is the current plan before the repair (broken by the absence)
         print(

@@ -9,10 +9,12 @@ from sqlalchemy.orm import Session
 
 from assignment.models import PlanRun, RunKind, RunStatus
 from assignment.problem import (
+    Plan,
     format_time,
     parse_plan,
     plan_to_json,
 )
+from assignment.runs import transition
 from assignment.service.bookings import apply_bookings
 from assignment.service.diff import (
     Diff,
@@ -21,6 +23,7 @@ from assignment.service.diff import (
 from assignment.service.rows import (
     HORIZON_DAYS,
     PLANNED,
+    Built,
     build_problem,
     pro_key,
     req_key,
@@ -29,6 +32,45 @@ from assignment.service.worked import without_blocks
 from backoffice import audit
 from backoffice.db import utcnow
 from backoffice.i18n import Refusal
+from notifications import service as notices
+
+
+def solve_horizon(
+    session: Session, *, start: date, days: int = HORIZON_DAYS, now: datetime | None = None,
+    time_limit_s: float = 20.0, repair: bool = False, config=None, progress=None,
+    should_stop=None,
+) -> tuple[Plan, dict]:
+    """Build the horizon's problem, solve (or repair) it; return the plan and its base.
+
+    progress and should_stop are handed to the engine (assignment.solver.solve)."""
+    built = build_problem(session, start=start, days=days, now=now,
+                          speed_kmh=float((config or {}).get("TRAVEL_SPEED_KMH", 25.0)))
+    return solve_built(built, time_limit_s=time_limit_s, repair=repair, progress=progress,
+                       should_stop=should_stop), built.base
+
+
+def solve_built(built: Built, *, time_limit_s: float, repair: bool = False, progress=None,
+                should_stop=None) -> Plan:
+    """Solve (or repair) a built problem; no database here, so a worker can hold none open."""
+    from assignment import solver  # OR-Tools: loaded by what solves, not by the coverage board
+
+    if repair:
+        plan = solver.repair(built.problem, time_limit_s=time_limit_s)
+    else:
+        plan = solver.solve(built.problem, time_limit_s=time_limit_s, progress=progress,
+                            should_stop=should_stop)
+    return without_blocks(built.problem, plan)
+
+
+def store_plan(session: Session, *, run: PlanRun, plan: Plan, base: dict) -> PlanRun:
+    """Keep a solved plan on its run, with the bookings it started from and what it changes."""
+    run.wall_s = float(plan.solver.get("wall_s") or 0)
+    run.plan = plan_to_json(plan)
+    run.score = run.plan["score"]
+    run.base = base
+    run.diff_counts = compare(session, plan=plan).counts()
+    session.flush()
+    return run
 
 
 def run_plan(
@@ -36,27 +78,19 @@ def run_plan(
     time_limit_s: float = 20.0, kind: RunKind = RunKind.MANUAL, repair: bool = False,
     config=None,
 ) -> PlanRun:
-    """Solve the horizon (or repair the current plan) and store the result as a draft run."""
-    from assignment import solver  # OR-Tools: loaded by what solves, not by the coverage board
+    """Solve the horizon (or repair the current plan) here and now; store it as a draft run.
 
-    built = build_problem(session, start=start, days=days, now=now,
-                          speed_kmh=float((config or {}).get("TRAVEL_SPEED_KMH", 25.0)))
-    if repair:
-        plan = solver.repair(built.problem, time_limit_s=time_limit_s)
-    else:
-        plan = solver.solve(built.problem, time_limit_s=time_limit_s)
-    plan = without_blocks(built.problem, plan)
+    The panel and the jobs queue their runs instead (assignment.runs); the CLI and the demo's
+    seed solve in their own process."""
+    plan, base = solve_horizon(session, start=start, days=days, now=now,
+                               time_limit_s=time_limit_s, repair=repair, config=config)
     actor = audit.current_actor()
     run = PlanRun(
         created_by=actor.label, created_by_id=actor.id, kind=kind, horizon_start=start,
-        horizon_days=days, status=RunStatus.DRAFT, wall_s=float(plan.solver.get("wall_s") or 0),
-        time_limit_s=time_limit_s, score=plan_to_json(plan)["score"], plan=plan_to_json(plan),
-        base=built.base,
+        horizon_days=days, status=RunStatus.DRAFT, time_limit_s=time_limit_s, repair=repair,
     )
-    run.diff_counts = compare(session, plan=plan).counts()
     session.add(run)
-    session.flush()
-    return run
+    return store_plan(session, run=run, plan=plan, base=base)
 
 
 def publish(session: Session, *, run: PlanRun, now: datetime | None = None) -> Diff:
@@ -83,13 +117,13 @@ def publish(session: Session, *, run: PlanRun, now: datetime | None = None) -> D
     apply_bookings(session, {ch.request.id: (ch.request, ch.after, bool(
         ch.request.pinned and ch.before and ch.after and ch.before[0] == ch.after[0]))
         for ch in diff.changes()})
-    run.status = RunStatus.PUBLISHED
     run.decided_at = utcnow()
     run.decided_by = audit.current_actor().label
     run.diff_counts = diff.counts()
-    session.flush()
-    audit.record(session, action="publish_plan", entity="plan_run", entity_id=run.id,
-                 changes=diff.counts(), note=f"score {run.score}")
+    transition(session, run=run, to=RunStatus.PUBLISHED, action="publish_plan",
+               changes=diff.counts(), note=f"score {run.score}")
+    notices.sync(session=session, now=now or datetime.now(),
+                 request_ids=[ch.request.id for ch in diff.changes()])
     return diff
 
 
@@ -98,17 +132,14 @@ def discard(session: Session, *, run: PlanRun) -> PlanRun:
     if run.status != RunStatus.DRAFT:
         raise Refusal("status: run #%(id)d is %(status)s, only a draft can be discarded",
                       id=run.id, status=RunStatus(run.status))
-    run.status = RunStatus.DISCARDED
     run.decided_at, run.decided_by = utcnow(), audit.current_actor().label
-    session.flush()
-    audit.record(session, action="discard_plan", entity="plan_run", entity_id=run.id)
+    transition(session, run=run, to=RunStatus.DISCARDED, action="discard_plan")
     return run
 
 
-
 def latest_run(session: Session, *, status: RunStatus | None = None) -> PlanRun | None:
-    """Return the newest run that was not discarded (or with the given status)."""
+    """Return the newest run with a plan that was not discarded (or with the given status)."""
     q = sa.select(PlanRun).order_by(PlanRun.id.desc()).limit(1)
     q = q.where(PlanRun.status == status) if status else q.where(
-        PlanRun.status != RunStatus.DISCARDED)
+        PlanRun.status.in_((RunStatus.DRAFT, RunStatus.PUBLISHED)))
     return session.scalars(q).first()

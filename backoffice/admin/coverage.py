@@ -3,17 +3,18 @@
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
-from assignment import service
+from assignment import runs, service
 from assignment.models import PlanRun
 from assignment.problem import parse_plan
 from backoffice.admin.base import SecureView, commit_or_flash
 from backoffice.admin.coverage_board import board_figures, chart
+from backoffice.admin.plan_run_progress import run_progress, when
 from backoffice.db import db
 from backoffice.geo import ZONES
 from backoffice.models import Professional, ProfessionalStatus, ServiceRequest
@@ -64,23 +65,66 @@ class CoverageView(SecureView):
 
     @expose("/run", methods=("POST",))
     def run(self):
+        """Queue a plan run (or join the one running for the same days) and show it at once."""
         self._write_or_403()
         days = min(max(request.form.get("days", 14, type=int), 1), 28)
-        limit = float(current_app.config.get("COVERAGE_RUN_TIME_LIMIT_S", 10.0))
-        run = service.run_plan(db.session, start=self._today(), days=days, now=datetime.now(),
-                               time_limit_s=limit, config=current_app.config)
-        db.session.commit()
-        flash(gettext("Plan #%(id)d computed in %(s).1f s. Review it, then publish or discard.",
-                      id=run.id, s=run.wall_s), "success")
-        return redirect(url_for(".run_page", run_id=run.id))
+        limit = float(current_app.config.get("COVERAGE_RUN_TIME_LIMIT_S", 120.0))
+        queued = {}
+
+        def ask():
+            queued["run"], joined = runs.request_run(
+                db.session, start=self._today(), days=days, time_limit_s=limit,
+                config=current_app.config)
+            if joined:
+                return gettext("Plan #%(id)d for the same days is already being computed: "
+                               "you are following it.", id=queued["run"].id)
+            return gettext("Plan #%(id)d is queued: a worker computes it for up to %(s)d s. "
+                           "You can leave this page.", id=queued["run"].id, s=round(limit))
+
+        if not commit_or_flash(ask, lambda message: message, "info"):
+            return redirect(url_for(".index"))
+        return redirect(url_for(".run_page", run_id=queued["run"].id))
 
     @expose("/run/<int:run_id>")
     def run_page(self, run_id: int):
         run = db.session.get(PlanRun, run_id) or abort(404)
+        if run.plan is None:  # queued, running, failed: its progress or why it failed
+            return self.render("admin/coverage_run_progress.html", run=run,
+                               p=run_progress(run), when=when)
         diff = service.compare(db.session, plan=parse_plan(run.plan))
         reasons = {u["request"]: u for u in run.plan["unassigned"]}
         return self.render("admin/coverage_run.html", run=run, diff=diff, reasons=reasons,
-                           rules=RULES, humanise=service.humanise)
+                           rules=RULES, humanise=service.humanise, when=when)
+
+    @expose("/run/<int:run_id>/progress")
+    def run_progress(self, run_id: int):
+        """How far the run got, for its page to poll (JSON)."""
+        run = db.session.get(PlanRun, run_id) or abort(404)
+        return jsonify(run_progress(run))
+
+    @expose("/run/<int:run_id>/stop", methods=("POST",))
+    def stop(self, run_id: int):
+        self._write_or_403()
+        run = db.session.get(PlanRun, run_id) or abort(404)
+        commit_or_flash(lambda: runs.request_stop(db.session, run=run),
+                        gettext("Plan #%(id)d stops within a few seconds and keeps the best plan "
+                                "found so far.", id=run_id), "info")
+        return redirect(url_for(".run_page", run_id=run_id))
+
+    @expose("/run/<int:run_id>/retry", methods=("POST",))
+    def retry(self, run_id: int):
+        self._write_or_403()
+        run = db.session.get(PlanRun, run_id) or abort(404)
+        again = {}
+
+        def ask():
+            again["run"], _ = runs.retry(db.session, run=run, config=current_app.config)
+            return gettext("Plan #%(id)d is queued again as plan #%(new)d.", id=run_id,
+                           new=again["run"].id)
+
+        if commit_or_flash(ask, lambda message: message, "info"):
+            return redirect(url_for(".run_page", run_id=again["run"].id))
+        return redirect(url_for(".run_page", run_id=run_id))
 
     @expose("/run/<int:run_id>/publish", methods=("POST",))
     def publish(self, run_id: int):

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 import sqlalchemy as sa
 
-from assignment import service
+from assignment import runs, service
 from assignment.models import PlanRun, RunStatus
 from backoffice.models import AuditEvent, RequestStatus
 from tests.conftest import csrf_from
@@ -32,10 +32,14 @@ def test_a_plan_run_is_reviewed_then_published_and_the_board_shows_what_is_left(
     board = client.get("/admin/coverage/").get_data(as_text=True)
     resp = client.post("/admin/coverage/run", data={"csrf_token": csrf_from(board), "days": 14})
     assert resp.status_code == 302
+    assert "is queued" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    run = session.scalars(sa.select(PlanRun)).one()
+    run.time_limit_s = 2.0
+    # what a worker does (tests/assignment/test_plan_queue.py runs real ones)
+    runs.execute(session, run=run, now=datetime.now())
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Newly covered" in page and "Rosa Vidal" in page and f"#{ok.id}" in page
 
-    run = session.scalars(sa.select(PlanRun)).one()
     resp = client.post(f"/admin/coverage/run/{run.id}/publish",
                        data={"csrf_token": csrf_from(page)}, follow_redirects=True)
     html = resp.get_data(as_text=True)

@@ -4,13 +4,21 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from assignment import jobs, service
+from assignment import jobs, runs, service
 from assignment.models import CoverageSnapshot, PlanRun, RunKind, RunStatus
 from backoffice.models import ProfessionalStatus, RequestStatus, Task, TimeOff
 
 DAY = date.today() + timedelta(days=2)
 NOW = datetime.combine(DAY - timedelta(days=1), time(18))
 CONFIG = {"REPLAN_TIME_LIMIT_S": 1.0, "NIGHTLY_TIME_LIMIT_S": 2.0}
+
+
+def work(session, queued: dict) -> dict:
+    """Do what a worker does with the run a job queued; return what publishing it changed."""
+    run = session.get(PlanRun, queued["run"])
+    assert run.status == RunStatus.QUEUED and run.publish_when_done
+    runs.execute(session, run=run, now=NOW, config=CONFIG)
+    return run.diff_counts
 
 
 def test_suspension_moves_the_professionals_services_and_tells_the_agents(session, factories):
@@ -27,7 +35,11 @@ def test_suspension_moves_the_professionals_services_and_tells_the_agents(sessio
     assert sum(c.covered for c in service.coverage_cells(session, start=DAY, days=1)) == 1
     risky = service.at_risk(session, start=DAY, days=1)
     assert [(x["request"].id, x["reasons"][0]["rule"]) for x in risky] == [(row.id, "unavailable")]
-    result = jobs.replan_affected(session=session, now=NOW, config=CONFIG)
+    queued = jobs.replan_affected(session=session, now=NOW, config=CONFIG)
+    # a second pass before a worker took it joins the queued repair
+    assert jobs.replan_affected(session=session, now=NOW, config=CONFIG) == {
+        "affected": 1, "run": queued["run"], "joined": True}
+    result = {**queued, **work(session, queued)}
 
     assert result["affected"] == 1 and result["moved"] == 1
     # the new professional confirms again; the other service did not move
@@ -49,7 +61,7 @@ def test_time_off_leaves_a_service_uncovered_when_nobody_else_can(session, facto
     session.flush()
     session.expire(pro)
 
-    result = jobs.replan_affected(session=session, now=NOW, config=CONFIG)
+    result = work(session, jobs.replan_affected(session=session, now=NOW, config=CONFIG))
 
     assert result["unassigned"] == 1
     assert (row.status, row.professional_id) == (RequestStatus.NEW, None)
@@ -73,7 +85,7 @@ def test_nightly_replan_publishes_and_records_coverage_once_a_day(session, facto
     factories.request(day=DAY, start=time(9), zone="Benimaclet")
     factories.request(day=DAY, start=time(9), skill="gardening", zone="Benimaclet")
 
-    result = jobs.nightly_replan(session=session, now=NOW, config=CONFIG)
+    result = work(session, jobs.nightly_replan(session=session, now=NOW, config=CONFIG))
 
     assert result["new"] == 1 and result["uncovered"] == 1
     snaps = session.scalars(sa.select(CoverageSnapshot).where(

@@ -20,6 +20,13 @@ def close_resolved_tasks(*, session: Session, now: datetime, config) -> dict:
     return tasks.close_resolved(session, now=now)
 
 
+def find_duplicate_clients(*, session: Session, now: datetime, config) -> int:
+    """Search the clients for likely duplicates; the duplicates page reads what it found."""
+    from backoffice.services import merge
+
+    return merge.refresh_suggestions(session)
+
+
 def close_services(*, session: Session, now: datetime, config) -> dict | None:
     """Mark the past services done, holding those with a complaint or a no-show."""
     return closing.close_day(session, now=now)
@@ -27,4 +34,5 @@ def close_services(*, session: Session, now: datetime, config) -> dict | None:
 
 SCHEDULE = [(deliver_outbox, "interval", {"seconds": 30}),
             (close_resolved_tasks, "interval", {"minutes": 1}),
-            (close_services, "cron", {"hour": 2, "minute": 30})]
+            (close_services, "cron", {"hour": 2, "minute": 30}),
+            (find_duplicate_clients, "cron", {"hour": 3, "minute": 15})]

@@ -185,9 +185,16 @@ def _person(kind: str, row) -> Hit:
     return Hit(kind, row.id, row.name or "—", " · ".join(v for v in (row.email, row.phone) if v))
 
 
+def _live(model):
+    """Return the condition that leaves out clients merged into another (their page points
+    to the one kept, which search finds)."""
+    return model.merged_into_id.is_(None) if model is Client else sa.true()
+
+
 def _people(session: Session, kind: str, model, condition) -> list[Hit]:
     rows = session.execute(sa.select(model.id, model.name, model.email, model.phone)
-                           .where(condition).order_by(model.id).limit(GROUP_MAX + 1))
+                           .where(condition, _live(model)).order_by(model.id)
+                           .limit(GROUP_MAX + 1))
     return [_person(kind, row) for row in rows]
 
 
@@ -205,7 +212,8 @@ def _named(session: Session, kind: str, model, key: Key) -> list[Hit]:
     """
     columns = (model.id, model.name, model.email, model.phone)
     prefix = sa.select(*columns).where(
-        model.name.ilike(escape_like(key.text) + "%", escape="\\")).limit(GROUP_MAX + 1)
+        model.name.ilike(escape_like(key.text) + "%", escape="\\"), _live(model)
+    ).limit(GROUP_MAX + 1)
     words = key.text.split()
     # A word of three letters or more is what the trigram index can find; shorter ones only
     # narrow what it found (a contains-search on "ma" alone would read every row).
@@ -217,7 +225,7 @@ def _named(session: Session, kind: str, model, key: Key) -> list[Hit]:
         # Every name that starts with the text holds its words: one query finds both kinds,
         # and the prefix query runs only when there are more than a group shows.
         hits = _sorted(kind, session.execute(sa.select(*columns).where(
-            *(model.name.ilike(f"%{escape_like(w)}%", escape="\\") for w in words))
+            *(model.name.ilike(f"%{escape_like(w)}%", escape="\\") for w in words), _live(model))
             .limit(GROUP_MAX + 1)))
         if len(hits) > GROUP_MAX:
             first = _sorted(kind, session.execute(prefix))
@@ -230,7 +238,7 @@ def _named(session: Session, kind: str, model, key: Key) -> list[Hit]:
         # The range reads the index; LIKE keeps exactly the numbers that start so.
         hits += _more(session, kind, sa.select(*columns).where(
             column >= start, column < start[:-1] + chr(ord(start[-1]) + 1),
-            column.like(start + "%")), model, hits)
+            column.like(start + "%"), _live(model)), model, hits)
     return hits
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backoffice.models import Client, StaffUser
-from billing import dunning, invoicing, policy, service
+from billing import calls, dunning, invoicing, policy, service
 from billing.gateway import FAILED, SUCCEEDED, ChargeResult
 from billing.models import Invoice, InvoiceLine, SavedCard
 
@@ -80,6 +80,7 @@ def seed_demo(session: Session, *, today: date, rng: random.Random, config) -> N
         service.approve_write_off(session, invoice=uncollectible[0], user=jorge)
         service.propose_write_off(session, invoice=uncollectible[1], user=carmen,
                                   reason="deceased; estate has no assets (demo)")
+    calls.seed_script(session)  # the call list's script, editable in ES and EN
     session.flush()
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backoffice.i18n import for_team
-from backoffice.models import Task
+from backoffice.models import Client, ClientStatus, Task
 from backoffice.services import tasks
 from billing.models import Invoice, InvoiceStatus
 
@@ -37,12 +37,14 @@ def close_calls(session: Session, invoice, *, now: datetime | None = None) -> in
 
 @tasks.resolves(CALL)
 def calls_resolved(session: Session, open_tasks: list[Task], now: datetime) -> dict[int, str]:
-    """Return the call tasks whose invoice is paid, written off, paused or gone, with why."""
+    """Return the call tasks whose invoice is paid, written off, paused or gone, or whose
+    client's personal data was erased (nobody left to call), with why."""
     ids = {int(t.entity_id) for t in open_tasks
            if t.entity == "billing_invoice" and (t.entity_id or "").isdigit()}
     invoices = {row.id: row for row in session.execute(
         sa.select(Invoice.id, Invoice.series, Invoice.number, Invoice.status,
-                  Invoice.pause_reason).where(Invoice.id.in_(ids)))} if ids else {}
+                  Invoice.pause_reason, Client.status.label("client_status"))
+        .join(Client, Client.id == Invoice.client_id).where(Invoice.id.in_(ids)))} if ids else {}
     found = {}
     for task in open_tasks:
         if task.entity != "billing_invoice" or not (task.entity_id or "").isdigit():
@@ -50,6 +52,8 @@ def calls_resolved(session: Session, open_tasks: list[Task], now: datetime) -> d
         row = invoices.get(int(task.entity_id))
         why = (for_team("the invoice no longer exists") if row is None else why_no_call(
             row.status, f"{row.series}-{row.number:06d}", row.pause_reason))
+        if why is None and row.client_status == ClientStatus.ERASED:
+            why = for_team("the client's personal data was erased")
         if why is not None:
             found[task.id] = tasks.closed_line(why)
     return found

@@ -31,8 +31,13 @@ PLACEHOLDERS: dict[str, str] = {
     "invoice_number": "invoice",
     "invoice_amount": "invoice",
     "invoice_due_date": "invoice",
+    "amount_due": "invoice",
+    "days_overdue": "invoice",
     "agent_name": "",
 }
+# The kind of the one macro that is the outbound call list's script about an unpaid invoice
+# (billing.calls): rendered from the invoice and its client, not from a case (render_with).
+DUNNING_SCRIPT = "dunning_call"
 DATE_PATTERNS = {"es": "EEEE d 'de' MMMM", "en": "EEEE d MMMM"}
 LOCALES = {"es": "es_ES", "en": "en_IE"}  # en_IE: euros written as English readers expect
 
@@ -78,6 +83,23 @@ def render(session: Session, *, macro: Macro, case: Case, lang: str | None = Non
     field = f"body_{lang}"
     names = placeholders(body, field=field)
     values = _values(session, names=names, case=case, lang=lang, user=user)
+    return _render(body, values, field)
+
+
+def render_with(*, macro: Macro, values: dict, lang: str) -> str:
+    """Render a macro from values known beforehand (a call script about an invoice), in lang;
+    refuse a placeholder the values do not have, naming it."""
+    lang = "en" if lang == "en" else "es"
+    body = macro.body_en if lang == "en" else macro.body_es
+    field = f"body_{lang}"
+    for name in sorted(placeholders(body, field=field)):
+        if name not in values:
+            raise Refusal("%(field)s: %(name)s cannot be used in this text", field=field,
+                          name=name)
+    return _render(body, values, field)
+
+
+def _render(body: str, values: dict, field: str) -> str:
     try:
         return _env.from_string(body).render(values)
     except jinja2.sandbox.SecurityError:
@@ -133,7 +155,8 @@ def _values(session: Session, *, names: set[str], case: Case, lang: str,
         values["agent_name"] = agent.name if agent is not None else ""
     if names & {"booking_date", "booking_time", "booking_professional"}:
         values.update(_booking(session, case, lang))
-    if names & {"invoice_number", "invoice_amount", "invoice_due_date"}:
+    if names & {"invoice_number", "invoice_amount", "invoice_due_date", "amount_due",
+                "days_overdue"}:
         values.update(_invoice(session, case, lang))
     return {k: v for k, v in values.items() if k in names}
 
@@ -161,16 +184,27 @@ def _booking(session: Session, case: Case, lang: str) -> dict:
 def _invoice(session: Session, case: Case, lang: str) -> dict:
     # The billing domain is read through its table: cases never import billing.
     row = session.execute(sa.text(
-        "SELECT series, number, total_cents, currency, due_on FROM billing_invoice "
-        "WHERE id = :i"), {"i": _first_link(session, case, "invoice")}).first()
+        "SELECT series, number, total_cents, paid_cents, credited_cents, currency, due_on "
+        "FROM billing_invoice WHERE id = :i"),
+        {"i": _first_link(session, case, "invoice")}).first()
     if row is None:
         raise Refusal("body_%(lang)s: the linked invoice no longer exists", lang=lang)
     due_on = row.due_on if isinstance(row.due_on, date) else date.fromisoformat(str(row.due_on))
-    return {"invoice_number": f"{row.series}-{row.number:06d}",
-            "invoice_amount": format_currency(row.total_cents / 100,
-                                              (row.currency or "eur").upper(),
-                                              locale=LOCALES[lang]),
-            "invoice_due_date": _day(due_on, lang)}
+    return invoice_values(
+        number=f"{row.series}-{row.number:06d}", total_cents=row.total_cents,
+        due_cents=max(row.total_cents - row.paid_cents - row.credited_cents, 0),
+        currency=row.currency, due_on=due_on, today=date.today(), lang=lang)
+
+
+def invoice_values(*, number: str, total_cents: int, due_cents: int, currency: str | None,
+                   due_on: date, today: date, lang: str) -> dict:
+    """Return the invoice placeholders' values as a reader of lang reads them."""
+    code = (currency or "eur").upper()
+    return {"invoice_number": number,
+            "invoice_amount": format_currency(total_cents / 100, code, locale=LOCALES[lang]),
+            "amount_due": format_currency(due_cents / 100, code, locale=LOCALES[lang]),
+            "invoice_due_date": _day(due_on, lang),
+            "days_overdue": max((today - due_on).days, 0)}
 
 
 def _day(day: date, lang: str) -> str:

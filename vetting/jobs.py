@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from backoffice.db import is_postgres
 from vetting import compliance
+from vetting import service as _service  # noqa: F401  (its re-review task checker)
 
 # pg_try_advisory_xact_lock key: "vetting document check" (any constant unique in the project).
 LOCK_KEY = 0x7E771001

@@ -34,15 +34,20 @@ class DeskConfigView(SecureModelView):
 
 
 class CategoryView(DeskConfigView):
-    column_list = ("code", "name_es", "name_en", "team", "active", "sort")
+    # The code is what mail rules, playbooks and exports name a category by: set in the form,
+    # not read in the list, which shows each name in its own language.
+    column_list = ("name_es", "name_en", "team", "active", "sort")
+    column_details_list = column_list
     form_columns = ("code", "name_es", "name_en", "team", "active", "sort")
     column_labels = {"code": _l("Code"), "name_es": _l("Name (Spanish)"),
                      "name_en": _l("Name (English)"), "team": _l("Team"), "sort": _l("Order")}
     form_choices = {"team": [("", _l("Operations")), ("finance", _l("Finance"))]}
-    # The code is what the demo, mail rules and exports name a category by: shown as code.
     column_formatters = {"team": lambda v, c, m, n: _l("Finance") if m.team == "finance"
                          else _l("Operations"),
-                         "code": lambda v, c, m, n: Markup(f"<code>{escape(m.code)}</code>")}
+                         "name_es": lambda v, c, m, n: Markup(
+                             f'<span lang="es">{escape(m.name_es)}</span>'),
+                         "name_en": lambda v, c, m, n: Markup(
+                             f'<span lang="en">{escape(m.name_en)}</span>')}
     form_args = {"code": {"validators": [DataRequired()]},
                  "name_es": {"validators": [DataRequired()]},
                  "name_en": {"validators": [DataRequired()]}}
@@ -100,11 +105,14 @@ class MacroView(DeskConfigView):
                      "body_en": _l("Text (English)"), "set_state": _l("Sets state"),
                      "set_category": _l("Sets category"), "add_tags": _l("Adds tags"),
                      "outcomes": _l("Call outcomes")}
-    form_choices = {"kind": [("reply", _l("Reply")), ("call_script", _l("Call script"))],
+    form_choices = {"kind": [("reply", _l("Reply")), ("call_script", _l("Call script")),
+                             ("dunning_call", _l("Invoice call script"))],
                     "set_state": [("", "—"), *[(s, _code("case_state", s))
                                                for s in SETTABLE_STATES]]}
     column_formatters = {
-        "kind": lambda v, c, m, n: _l("Call script") if m.kind == "call_script" else _l("Reply"),
+        "kind": lambda v, c, m, n: {"call_script": _l("Call script"),
+                                    "dunning_call": _l("Invoice call script")}.get(
+                                        m.kind, _l("Reply")),
         "set_state": lambda v, c, m, n: code_label("case_state", m.set_state),
         "set_category": lambda v, c, m, n: category_name(m.set_category)}
     form_widget_args = {"body_es": {"rows": 8}, "body_en": {"rows": 8},

@@ -13,6 +13,7 @@ from backoffice import audit
 from backoffice.config import Config
 from backoffice.db import configure_engine, db, engine_options
 from backoffice.i18n import compiled_translations
+from backoffice.wording import known_locale, known_timezone
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -29,13 +30,13 @@ class RecordId(IntegerConverter):
 def select_locale() -> str:
     from flask import current_app, has_request_context
 
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
     user = g.get("user")
     if user is not None and user.locale:
-        return user.locale
+        return known_locale(user.locale, default)  # an unknown one: the default, logged once
     if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    return request.accept_languages.best_match(["es", "en"]) or current_app.config[
-        "BABEL_DEFAULT_LOCALE"]
+        return default
+    return request.accept_languages.best_match(["es", "en"]) or default
 
 
 def create_app(config: dict | None = None, *, panel: bool = True) -> Flask:
@@ -45,6 +46,9 @@ def create_app(config: dict | None = None, *, panel: bool = True) -> Flask:
     trail and the translations, and starts without importing the panel or the engine."""
     settings = Config().as_dict()
     settings.update(config or {})
+    # An unknown language or time zone setting: the default, said once in the log.
+    settings["BABEL_DEFAULT_LOCALE"] = known_locale(settings.get("BABEL_DEFAULT_LOCALE"))
+    settings["BABEL_DEFAULT_TIMEZONE"] = known_timezone(settings.get("BABEL_DEFAULT_TIMEZONE"))
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.url_map.converters["int"] = RecordId
     app.config.update(settings)

@@ -24,6 +24,12 @@ DOMAIN_COMMANDS = {
               "The level-2 case desk: fetch mail, SLA sweep, export."),
     "services": ("backoffice.services_commands", "services_group",
                  "Service requests: close the day."),
+    "notifications": ("notifications.commands", "notifications_group",
+                      "Booking notices by mail: changes, reminders, agendas."),
+    "surveys": ("surveys.commands", "surveys_group",
+                "Satisfaction surveys: make and mail the due ones."),
+    "figures": ("figures.commands", "figures_group",
+                "Operations figures: refresh the summary rows."),
 }
 
 
@@ -203,6 +209,24 @@ def clients_erase(runtime: Runtime, client_id: int) -> None:
         s, client=c, now=datetime.now(), config=runtime.config))
 
 
+@clients_group.command("merge")
+@click.option("--keep", "keep_id", type=int, required=True, help="The client kept.")
+@click.option("--merge", "merge_id", type=int, required=True,
+              help="The duplicate, merged into the one kept.")
+@click.pass_obj
+def clients_merge(runtime: Runtime, keep_id: int, merge_id: int) -> None:
+    """Merge a duplicate client into the one kept: bookings, invoices, cases, notes move."""
+    from backoffice.services import merge
+
+    try:
+        with runtime.session("cli:clients-merge") as session:
+            moved = merge.merge_ids(session, keep_id=keep_id, merge_id=merge_id, user=None)
+    except ValueError as exc:  # a refusal: nothing moved
+        raise click.ClickException(str(exc)) from exc
+    counts = ", ".join(f"{k} {v}" for k, v in moved.items() if k not in ("kept", "merged"))
+    click.echo(f"Merged client {merge_id} into client {keep_id}: {counts}.")
+
+
 @main.group("professionals")
 def professionals_group() -> None:
     """Act on professionals."""
@@ -274,6 +298,23 @@ def scheduler_command(runtime: Runtime, log_level) -> None:
     for job in scheduler.get_jobs():
         click.echo(f"scheduled: {job.name} ({job.trigger})")
     scheduler.start()
+
+
+@main.command("worker")
+@click.option("--workers", default=1, show_default=True,
+              help="Worker processes on this machine; each solves one plan run at a time.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              default="INFO", show_default=True)
+@click.pass_obj
+def worker_command(runtime: Runtime, workers: int, log_level) -> None:
+    """Run plan workers: solve the plan runs the panel and the jobs queue (QUEUE_URL)."""
+    import logging
+
+    from assignment.queue import queue_url, run_worker
+
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"plan queue {_redact(queue_url(runtime.config))}: {workers} worker process(es)")
+    run_worker(runtime, workers=max(1, workers))
 
 
 @main.command("serve")

@@ -51,6 +51,9 @@ class Config:
         self.STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_backoffice")
         self.STRIPE_MAX_RPS = float(os.environ.get("STRIPE_MAX_RPS", "100"))
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+        # The plan queue (assignment.queue): redis://host:port/db for workers on several
+        # machines; empty: queue.sqlite3 in the instance folder (one machine).
+        self.QUEUE_URL = os.environ.get("QUEUE_URL", "")
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -39,9 +39,7 @@ def demo_config(instance: Path) -> dict:
 def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
     """Create (or reuse with keep) the demo database and print the staff logins."""
     from backoffice.app import create_app
-    from backoffice.auth import create_user
     from backoffice.db import db
-    from backoffice.seed import seed, seed_time_off
 
     instance.mkdir(parents=True, exist_ok=True)
     config = demo_config(instance)
@@ -55,22 +53,7 @@ def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
     if fresh:
         with app.app_context(), audit.acting_as(audit.Actor(None, "demo")):
             echo("Seeding Valencia: 400 clients, 60 professionals, two weeks of requests...")
-            # Three days of history, then the two weeks the coverage board looks at.
-            made = seed(db.session, clients=400, professionals=60, requests=1900, days=17,
-                        start=today - timedelta(days=3), today=today)
-            rng = random.Random(11)
-            from backoffice.models import Professional
-
-            pro_ids = [p.id for p in db.session.query(Professional.id)]
-            seed_time_off(db.session, professional_ids=pro_ids, today=today, rng=rng)
-            for email, name, role, password in DEMO_USERS:
-                # Exempt from the second factor admin and finance need elsewhere, so the
-                # logins printed below work as printed.
-                create_user(db.session, email=email, name=name, password=password, roles=[role],
-                            locale="es", mfa_exempt=True)
-            for module_name in DOMAIN_DEMOS:
-                if module := optional_module(module_name):
-                    module.seed_demo(db.session, today=today, rng=rng, config=app.config)
+            made = seed_demo_data(db.session, today=today, config=app.config)
             db.session.commit()
             echo(f"Seeded {made['clients']} clients, {made['professionals']} professionals, "
                  f"{made['requests']} service requests.")
@@ -82,6 +65,33 @@ def prepare_demo(instance: Path, *, keep: bool, today: date, echo) -> dict:
     echo("These demo logins skip the second factor (TOTP) that admin and finance need outside "
          "the demo.")
     return config
+
+
+def seed_demo_data(session, *, today: date, config, clients: int = 400,
+                   professionals: int = 60, requests: int = 1900) -> dict:
+    """Seed the demo's people, services, staff and every domain's demo data; flush, no commit.
+
+    Tests seed a smaller town through this same code (tests/backoffice/test_wording_crawl.py)."""
+    from backoffice.auth import create_user
+    from backoffice.models import Professional
+    from backoffice.seed import seed, seed_time_off
+
+    # Three days of history, then the two weeks the coverage board looks at.
+    made = seed(session, clients=clients, professionals=professionals, requests=requests,
+                days=17, start=today - timedelta(days=3), today=today)
+    rng = random.Random(11)
+    pro_ids = [p.id for p in session.query(Professional.id)]
+    seed_time_off(session, professional_ids=pro_ids, today=today, rng=rng)
+    for email, name, role, password in DEMO_USERS:
+        # Exempt from the second factor admin and finance need elsewhere, so the
+        # logins printed below work as printed.
+        create_user(session, email=email, name=name, password=password, roles=[role],
+                    locale="es", mfa_exempt=True)
+    for module_name in DOMAIN_DEMOS:
+        if module := optional_module(module_name):
+            module.seed_demo(session, today=today, rng=rng, config=config)
+    session.flush()
+    return made
 
 
 def _exempt_demo_users(app) -> None:
@@ -117,6 +127,11 @@ def run_demo(config: dict, *, port: int, echo) -> None:
                                       "--log-level", "WARNING"],
                                      env=env, stdout=subprocess.DEVNULL))
     echo("Scheduler started in its own process.")
+    # one plan worker, as production runs `backoffice worker` (the queue is instance/queue.sqlite3)
+    children.append(subprocess.Popen([sys.executable, "-m", "backoffice.cli", "worker",
+                                      "--log-level", "WARNING"],
+                                     env=env, stdout=subprocess.DEVNULL))
+    echo("Plan worker started in its own process.")
     echo(f"Panel: http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
     # SIGTERM ends the demo like Ctrl-C, so the children below are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -120,6 +120,100 @@ def for_team(message: str, **params) -> str:
     return text % params if params else text
 
 
+class Money(int):
+    """Cents given to keyed: shown as euros in the reader's format."""
+
+
+class WallClock(str):
+    """A local wall-clock moment given to keyed (a service's start): shown dd/mm HH:MM."""
+
+
+class Said(str):
+    """Words given to keyed that stay in the language they were said in (a call script in the
+    client's language): shown as they are, marked with their language on a page."""
+
+    def __new__(cls, text: str, lang: str):
+        said = super().__new__(cls, text)
+        said.lang = lang
+        return said
+
+
+class Keyed:
+    """A message stored for people to read later: its key and values (.key, JSON) and its
+    text in the team's language now (.text, for searches, exports and the CLI). The panel
+    words .key in each reader's language (backoffice.services.tasks.shown)."""
+
+    def __init__(self, message: str, **params) -> None:
+        import datetime as dt
+
+        def jsonable(value):
+            if isinstance(value, Keyed):
+                return {"msg": value.key}
+            if isinstance(value, Code):
+                return {"code": str(value)}
+            if isinstance(value, Said):
+                return {"said": str(value), "lang": value.lang}
+            if isinstance(value, Money):
+                return {"money": int(value)}
+            if isinstance(value, WallClock):
+                return {"local": str(value)}
+            if isinstance(value, dt.datetime):
+                return {"at": value.isoformat()}
+            if isinstance(value, dt.date):
+                return {"date": value.isoformat()}
+            return value
+
+        self.message, self.params = message, params
+        self.key = [message, {k: jsonable(v) for k, v in params.items()}]
+        self.text = for_team(message, **{k: _team_text(v) for k, v in params.items()})
+
+
+def _team_text(value):
+    import datetime as dt
+
+    if isinstance(value, Keyed):
+        return value.text
+    if isinstance(value, Code):
+        return for_team(str(value))
+    if isinstance(value, Money):
+        whole, frac = divmod(abs(int(value)), 100)
+        return f"{'-' if value < 0 else ''}{whole:,}".replace(",", ".") + f",{frac:02d} €"
+    if isinstance(value, WallClock):
+        return dt.datetime.fromisoformat(value).strftime("%d/%m %H:%M")
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    return value
+
+
+def task_message(*, title: Keyed, details: "Keyed | list[Keyed] | None" = None) -> dict:
+    """Return a task's message column: title and details as keys with values."""
+    message = {"title": title.key}
+    if details is not None:
+        lines = details if isinstance(details, list) else [details]
+        message["details"] = [line.key for line in lines]
+    return message
+
+
+def lines_text(lines: "list[Keyed]") -> str:
+    """Return lines' team-language text, one a line."""
+    return "\n".join(line.text for line in lines)
+
+
+def reader_text(message: str, **params) -> str:
+    """Return message in the reader's language while a page is being served; elsewhere (the
+    CLI, a job) in English, filled in."""
+    if "flask" in sys.modules:
+        from flask import has_request_context
+
+        if has_request_context():
+            from flask_babel import gettext
+
+            return gettext(message, **params) if params else gettext(message)
+    return message % params if params else message
+
+
 def weekday_date(day, width: str = "abbreviated") -> str:
     """Return a day as its weekday and date in the reader's language ('mié 02/12'); width
     'full' spells the weekday out ('miércoles 02/12')."""
@@ -142,10 +236,20 @@ def compiled_admin_translations(instance: Path) -> str:
     for locale in LOCALES:
         po = source / locale / "LC_MESSAGES" / "admin.po"
         mo = target / locale / "LC_MESSAGES" / "admin.mo"
-        if not po.exists() or (mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime):
+        ours = list(SOURCE.glob(f"*.{locale}.txt"))
+        newest = max((p.stat().st_mtime for p in [po, *ours, Path(__file__)] if p.exists()),
+                     default=0)
+        if not po.exists() or (mo.exists() and mo.stat().st_mtime >= newest):
             continue
         with po.open("rb") as f:
             catalog = read_po(f, locale=locale, domain="admin")
+        # Our wording of Flask-Admin's own messages ("20 items", an empty table) wins.
+        for english, translated in read_pairs(locale).items():
+            context, _, msgid = english.rpartition("|")
+            if not context and msgid in catalog:
+                catalog[msgid].string = translated
+            elif not context:
+                catalog.add(msgid, translated)
         _write_mo(mo, catalog)
     return str(target)
 
@@ -170,14 +274,30 @@ class Refusal(ValueError):
 
     def __init__(self, message: str, **params):
         self.message, self.params = message, params
-        super().__init__(message % {k: _stored(v) for k, v in params.items()} if params
+        super().__init__(message % {k: _plain(v) for k, v in params.items()} if params
                          else message)
+
+
+class Refusals(Refusal):
+    """Several refusals at once (an application's blockers), each worded on its own."""
+
+    def __init__(self, refusals: list[Refusal]):
+        self.refusals = list(refusals)
+        self.message, self.params = "; ".join(str(r) for r in self.refusals), {}
+        ValueError.__init__(self, self.message)
 
 
 def _stored(value):
     import enum
 
     return value.value if isinstance(value, enum.Enum) else value
+
+
+def _plain(value):
+    """Return a parameter as the CLI and the jobs read it: codes as stored, lists joined."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(_stored(v)) for v in value)
+    return _stored(value)
 
 
 def refusal_text(exc: Exception) -> str:
@@ -188,7 +308,31 @@ def refusal_text(exc: Exception) -> str:
     from flask_babel import gettext
 
     if not isinstance(exc, Refusal):
-        return gettext(str(exc))
-    params = {k: gettext(v.value) if isinstance(v, enum.Enum) else
-              gettext(v) if isinstance(v, Code) else v for k, v in exc.params.items()}
-    return gettext(exc.message, **params) if params else gettext(exc.message)
+        return _field_named(gettext(str(exc)))
+    if isinstance(exc, Refusals):
+        return "; ".join(refusal_text(r) for r in exc.refusals)
+
+    def named(v):
+        if isinstance(v, enum.Enum):
+            return gettext(v.value)
+        if isinstance(v, Code):
+            return gettext(v)
+        if isinstance(v, list | tuple):  # a list of codes: each named
+            return ", ".join(str(named(x)) for x in v)
+        return v
+
+    params = {k: named(v) for k, v in exc.params.items()}
+    return _field_named(gettext(exc.message, **params) if params else gettext(exc.message))
+
+
+def _field_named(text: str) -> str:
+    """Name the field a refusal starts with when the catalogue left its code ('amount_cents:
+    ...' reads 'Amount: ...')."""
+    import re
+
+    m = re.match(r"([a-z]+(?:_[a-z]+)*_(?:cents|id|at|on)): ", text)
+    if m is None:  # a column's name: an amount in cents, a link, a moment, a day
+        return text
+    from backoffice.wording import audit_field
+
+    return f"{audit_field(m.group(1))}: {text[m.end():]}"

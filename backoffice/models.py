@@ -368,6 +368,9 @@ class OutboxMessage(Base):
     # Extra headers for mails that belong to a conversation (the case desk's Message-ID,
     # In-Reply-To, References, Auto-Submitted); None for plain notices.
     headers: Mapped[dict | None] = mapped_column(sa.JSON)
+    # A text/calendar part to send with the mail (a booking's notice), as data that
+    # backoffice.mail.calendar_text makes into iCalendar when it sends; migration 0011.
+    calendar: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
 class Task(Base):
@@ -396,6 +399,8 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(sa.Text)
+    # title and details as message keys with values, worded per reader (backoffice.i18n.keyed)
+    message: Mapped[dict | None] = mapped_column(sa.JSON)
 
     def __str__(self) -> str:
         return self.title
@@ -435,6 +440,20 @@ class Interaction(Base):
     entity_id: Mapped[str | None] = mapped_column(sa.String(60))
 
     staff: Mapped[StaffUser | None] = relationship()
+
+
+class DuplicateSuggestion(Base):
+    """Two live clients that look like one person, found by the nightly duplicate search."""
+
+    __tablename__ = "client_duplicate"
+
+    first_id: Mapped[int] = mapped_column(sa.ForeignKey("client.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    second_id: Mapped[int] = mapped_column(sa.ForeignKey("client.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    reasons: Mapped[str] = mapped_column(sa.String(60))  # comma-separated: phone,email,...
+    score: Mapped[int] = mapped_column(index=True)  # how many reasons
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StaffSession(Base):

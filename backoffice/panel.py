@@ -9,7 +9,7 @@ from flask_babel import format_date, refresh
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFProtect
 
-from backoffice import auth, auth_2fa, guards, redirects
+from backoffice import auth, auth_2fa, guards, redirects, wording
 from backoffice.admin import register_domain_routes, register_views
 from backoffice.admin.forms import role_label
 from backoffice.admin.home import HomeView
@@ -28,6 +28,13 @@ def install(app: Flask, csrf: CSRFProtect) -> None:
         static_url=static_url, fixed_url=fixed_url, query_string=query_string,
         role_label=role_label, in_context=in_context)
     app.jinja_env.filters["weekday_date"] = weekday_date
+    # The reader's formats: local_time (stored UTC -> the team's clock), number, euros (cents).
+    app.jinja_env.filters.update(local_time=wording.local_time, number=wording.number,
+                                 euros=wording.euros)
+    from backoffice.admin.listing import export_label
+
+    app.jinja_env.globals.update(zone_label=wording.zone_label, audit_verb=wording.audit_verb,
+                                 render_changes=_render_changes, export_label=export_label)
     app.register_blueprint(auth_2fa.bp)  # auth's blueprint, with the login pages on it
     app.before_request(_load_user)
     guards.install(app)
@@ -45,6 +52,12 @@ def install(app: Flask, csrf: CSRFProtect) -> None:
         register_views(admin)
         register_domain_routes(app, csrf)  # webhooks: outside the panel, their own checks
     app.add_url_rule("/", "root", lambda: redirect(url_for("admin.index")))
+
+
+def _render_changes(changes):
+    from backoffice.admin.base import render_changes
+
+    return render_changes(changes)
 
 
 def _load_user():

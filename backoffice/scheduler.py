@@ -9,7 +9,8 @@ from backoffice.boundary import Boundary
 from backoffice.optional import optional_module
 
 log = logging.getLogger("backoffice.scheduler")
-JOB_MODULES = ("backoffice.jobs", "assignment.jobs", "vetting.jobs", "billing.jobs", "cases.jobs")
+JOB_MODULES = ("backoffice.jobs", "assignment.jobs", "vetting.jobs", "billing.jobs", "cases.jobs",
+               "surveys.jobs", "notifications.jobs", "figures.jobs")
 
 
 def run_job(boundary: Boundary, func, *, now: datetime | None = None):

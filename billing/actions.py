@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from backoffice.i18n import LANGUAGE_NAMES, for_team
+from backoffice.i18n import LANGUAGE_NAMES, Code, Keyed, Money, Said, lines_text, task_message
 from backoffice.models import Client, ClientStatus, Task
 from backoffice.services import clients as client_service
 from billing import policy, service, workflow
@@ -104,7 +104,10 @@ def send_mail(batch, inv, *, template: str, day: int) -> None:
         return
     batch.mail(inv, template=template, day=day, context={
         "client_name": client.name, "invoice_code": inv.code,
-        "amount": money(inv.due_cents, inv.currency), "due_on": inv.due_on.isoformat(),
+        # The amount as the client's language writes it (mails are in their language).
+        "amount": money(inv.due_cents, inv.currency,
+                        locale="en" if client.language == "en" else "es"),
+        "due_on": inv.due_on.isoformat(),
         "days_overdue": policy.days_overdue(inv.due_on, batch.now.date()),
         "decline_code": inv.last_decline_code or "",
         "hold_on": (inv.due_on + timedelta(days=30)).isoformat(),
@@ -121,41 +124,48 @@ def create_call_task(session: Session, inv: Invoice, client: Client, *, now: dat
                              .order_by(Invoice.issued_on)).all()
     attempts = session.scalars(sa.select(PaymentAttempt).where(
         PaymentAttempt.invoice_id == inv.id).order_by(PaymentAttempt.id)).all()
-    none = for_team("none")
-    history = "\n".join(
-        "- " + for_team("%(invoice)s %(amount)s due %(date)s", invoice=o.code,
-                        amount=money(o.total_cents), date=o.due_on)
-        + f" — {for_team(o.status.value)}" for o in others)
-    tries = "\n".join(
-        ("- " + for_team("day %(day)d: %(status)s", day=a.day, status=for_team(a.status.value))
-         + f" {a.decline_code or ''}").rstrip() for a in attempts) or f"- {none}"
+    none = Keyed("none")
+    # Each line a message key with its values: the panel words it for each reader (#18).
+    history = [Keyed("- %(line)s — %(status)s", status=Code(o.status.value),
+                     line=Keyed("%(invoice)s %(amount)s due %(date)s", invoice=o.code,
+                                amount=Money(o.total_cents), date=o.due_on))
+               for o in others]
+    tries = [Keyed("- %(line)s %(reason)s", reason=Code(a.decline_code) if a.decline_code else "",
+                   line=Keyed("day %(day)d: %(status)s", day=a.day,
+                              status=Code(a.status.value)))
+             for a in attempts] or [Keyed("- %(line)s", line=none)]
     lang_es = client.language != "en"
     script = (
         f"Hola, ¿hablo con {client.name}? Le llamo de parte del servicio de limpieza y cuidados "
-        f"sobre la factura {inv.code} de {money(inv.due_cents)}, vencida el {inv.due_on}. "
+        f"sobre la factura {inv.code} de {money(inv.due_cents, locale='es')}, vencida el "
+        f"{inv.due_on:%d/%m/%Y}. "
         "No hemos podido cobrarla en su tarjeta. ¿Puede actualizar la tarjeta o pagar por "
         "transferencia? Si hay un problema con el servicio, lo anotamos y pausamos los avisos."
         if lang_es else
         f"Hello, is this {client.name}? I'm calling about invoice {inv.code} for "
-        f"{money(inv.due_cents)}, due on {inv.due_on}. We could not charge your card. Can you "
+        f"{money(inv.due_cents, locale='en')}, due on {inv.due_on:%d/%m/%Y}. We could not charge "
+        "your card. Can you "
         "update the card or pay by bank transfer? If something went wrong with the service, "
         "we note it and pause the reminders."
     )
-    details = "\n".join((
-        for_team("Phone: %(phone)s  Email: %(email)s  Language: %(language)s",
-                 phone=client.phone or none, email=client.email or none,
-                 language=for_team(LANGUAGE_NAMES.get(client.language, client.language))),
-        for_team("Amount due: %(amount)s", amount=money(inv.due_cents)), "",
-        for_team("Invoices of this client:"), history, "",
-        for_team("Charge attempts:"), tries, "",
-        for_team("Script:"), script, "",
-        for_team("Outcomes: paid / promise to pay by a date (pause) / dispute (pause) / "
-                 "no answer.")))
-    session.add(Task(role="ops_agent", kind="dunning_call",
-                     title=for_team("Call %(name)s about %(invoice)s (%(amount)s)",
-                                    name=client.name, invoice=inv.code,
-                                    amount=money(inv.due_cents)),
-                     details=details, entity="billing_invoice", entity_id=str(inv.id),
+    blank = Keyed("%(text)s", text="")
+    lines = [
+        Keyed("Phone: %(phone)s  Email: %(email)s  Language: %(language)s",
+              phone=client.phone or none, email=client.email or none,
+              language=Keyed(LANGUAGE_NAMES.get(client.language, client.language))),
+        Keyed("Amount due: %(amount)s", amount=Money(inv.due_cents)), blank,
+        Keyed("Invoices of this client:"), *history, blank,
+        Keyed("Charge attempts:"), *tries, blank,
+        # The script is read to the client: in the client's language, whoever reads it.
+        Keyed("Script:"), Keyed("%(text)s", text=Said(script, "es" if lang_es else "en")),
+        blank,
+        Keyed("Outcomes: paid / promise to pay by a date (pause) / dispute (pause) / "
+              "no answer.")]
+    title = Keyed("Call %(name)s about %(invoice)s (%(amount)s)", name=client.name,
+                  invoice=inv.code, amount=Money(inv.due_cents))
+    session.add(Task(role="ops_agent", kind="dunning_call", title=title.text,
+                     details=lines_text(lines), message=task_message(title=title, details=lines),
+                     entity="billing_invoice", entity_id=str(inv.id),
                      dedup_key=key, due_at=to_utc(now)))
     service.log(session, inv, "call_task", day=policy.days_overdue(inv.due_on, now.date()),
                 at=now, detail="outbound call for an ops agent", events=events)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.db import utcnow
-from backoffice.i18n import Refusal, for_team
+from backoffice.i18n import Keyed, Money, Refusal, task_message
 from backoffice.models import StaffUser, Task, TaskStatus
 from billing import workflow
 from billing.models import (
@@ -23,12 +23,12 @@ from billing.timeline import entries, log
 from billing.workflow import OVERPAYMENT_TASK
 
 
-def money(cents: int, currency: str = "eur") -> str:
-    """Format cents as Spanish finance writes them: 1.234,56 €."""
-    whole, frac = divmod(abs(cents), 100)
-    text = f"{whole:,}".replace(",", ".") + f",{frac:02d}"
-    symbol = "€" if currency.lower() == "eur" else currency.upper()
-    return f"{'-' if cents < 0 else ''}{text} {symbol}"
+def money(cents: int, currency: str = "eur", locale: str | None = None) -> str:
+    """Format cents as the reader writes euros (1.234,56 € in Spanish, €1,234.56 in English);
+    a job or the CLI writes the team's language."""
+    from backoffice.wording import euros
+
+    return euros(cents, locale, currency=currency)
 
 
 def record_payment(session: Session, *, invoice: Invoice, amount_cents: int, method: str,
@@ -92,20 +92,22 @@ def _flag_overpayment(session: Session, invoice, *, reference: str | None,
     task = session.scalar(sa.select(Task).where(
         Task.entity == "billing_invoice", Task.entity_id == str(invoice.id),
         Task.kind == OVERPAYMENT_TASK, Task.status == TaskStatus.OPEN))
-    title = for_team("Refund %(amount)s overpaid on %(invoice)s", amount=money(extra),
-                     invoice=invoice.code)
-    details = for_team(
+    title = Keyed("Refund %(amount)s overpaid on %(invoice)s", amount=Money(extra),
+                  invoice=invoice.code)
+    details = Keyed(
         "Invoice %(invoice)s has received %(amount)s more than its total (last payment: "
         "%(reference)s). Refund it: a refund of the card charge at Stripe is recorded by its "
         "webhook; a bank refund is recorded on the invoice page (Refund or credit). The "
         "overpayment is returned first; no rectifying invoice is issued for it.",
-        invoice=invoice.code, amount=money(extra),
-        reference=reference or for_team("no reference"))
+        invoice=invoice.code, amount=Money(extra),
+        reference=reference or Keyed("no reference"))
+    message = task_message(title=title, details=details)
     if task is None:
-        session.add(Task(role="finance", kind=OVERPAYMENT_TASK, title=title, details=details,
-                         entity="billing_invoice", entity_id=str(invoice.id), due_at=utcnow()))
+        session.add(Task(role="finance", kind=OVERPAYMENT_TASK, title=title.text,
+                         details=details.text, message=message, entity="billing_invoice",
+                         entity_id=str(invoice.id), due_at=utcnow()))
     else:
-        task.title, task.details = title, details
+        task.title, task.details, task.message = title.text, details.text, message
 
 
 def close_overpayment_task(session: Session, invoice) -> None:

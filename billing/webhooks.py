@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backoffice.db import utcnow
-from backoffice.i18n import Refusal, for_team
+from backoffice.i18n import Keyed, Refusal, task_message
 from backoffice.models import Client, Task, TaskStatus
 from billing import refunds, service, timeline, workflow
 from billing.models import (
@@ -267,19 +267,20 @@ def _ask_for_write_off(session: Session, inv: Invoice, *, dispute: str) -> None:
         Task.kind == LOST_DISPUTE_TASK, Task.status == TaskStatus.OPEN))
     if exists:
         return
+    title = Keyed("Dispute lost on %(invoice)s: propose the write-off", invoice=inv.code)
+    details = Keyed(
+        "Stripe dispute %(dispute)s on invoice %(invoice)s was lost: the money went back to "
+        "the client and the invoice's dunning stays paused. Propose the write-off on the "
+        "invoice page (a second finance user approves it), or resume dunning there.",
+        dispute=dispute, invoice=inv.code) if inv.status != InvoiceStatus.PAID else Keyed(
+        "Stripe dispute %(dispute)s on invoice %(invoice)s was lost, but the invoice is "
+        "recorded as paid: the money went back to the client. Check the invoice's payments "
+        "against Stripe.", dispute=dispute, invoice=inv.code)
     session.add(Task(
         role="finance", kind=LOST_DISPUTE_TASK, entity="billing_invoice",
         entity_id=str(inv.id), due_at=utcnow(),
-        title=for_team("Dispute lost on %(invoice)s: propose the write-off", invoice=inv.code),
-        details=for_team(
-            "Stripe dispute %(dispute)s on invoice %(invoice)s was lost: the money went back to "
-            "the client and the invoice's dunning stays paused. Propose the write-off on the "
-            "invoice page (a second finance user approves it), or resume dunning there.",
-            dispute=dispute, invoice=inv.code) if inv.status != InvoiceStatus.PAID
-        else for_team(
-            "Stripe dispute %(dispute)s on invoice %(invoice)s was lost, but the invoice is "
-            "recorded as paid: the money went back to the client. Check the invoice's payments "
-            "against Stripe.", dispute=dispute, invoice=inv.code)))
+        title=title.text, details=details.text,
+        message=task_message(title=title, details=details)))
     session.flush()
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backoffice import audit, mail
-from backoffice.i18n import for_team
+from backoffice.i18n import Code, Keyed, WallClock, for_team, task_message
 from backoffice.models import (
     Client,
     Professional,
@@ -43,12 +43,13 @@ def on_professional_suspended(session: Session, professional_id: int, now: datet
         key = f"vetting:at-risk:sr{s.id}:pro{professional_id}"
         if session.scalar(sa.select(Task.id).where(Task.dedup_key == key)) is not None:
             continue
+        title = Keyed("%(client)s's service on %(start)s needs another professional",
+                      client=s.client.name, start=WallClock(s.start_at.isoformat()))
+        details = Keyed("%(name)s was suspended by vetting; the service is still assigned to "
+                        "them and must be re-covered.", name=name)
         session.add(Task(
-            role="ops_agent", kind=AT_RISK,
-            title=for_team("%(client)s's service on %(start)s needs another professional",
-                           client=s.client.name, start=f"{s.start_at:%d/%m %H:%M}"),
-            details=for_team("%(name)s was suspended by vetting; the service is still "
-                             "assigned to them and must be re-covered.", name=name),
+            role="ops_agent", kind=AT_RISK, title=title.text, details=details.text,
+            message=task_message(title=title, details=details),
             entity="service_request", entity_id=str(s.id), dedup_key=key, due_at=s.start_at,
         ))
         flagged.append(s.id)
@@ -110,13 +111,12 @@ def check_documents(session: Session, *, now: datetime, days: int = 30) -> dict:
                          lang=lang_of(pro), context=context, entity="vetting_document",
                          entity_id=doc.id, dedup_key=key)
         if session.scalar(sa.select(Task.id).where(Task.dedup_key == key)) is None:
-            document = for_team(DOC_TYPES.get(doc.doc_type, doc.doc_type))
-            session.add(Task(role="vetting", kind=EXPIRING,
-                             title=for_team("%(name)s: %(document)s expires %(date)s",
-                                            name=pro.name, document=document,
-                                            date=context["expires_on"]),
-                             details=for_team("Ask for the renewed document and review it "
-                                              "before expiry."),
+            title = Keyed("%(name)s: %(document)s expires %(date)s", name=pro.name,
+                          document=Code(doc.doc_type), date=doc.expires_on)
+            details = Keyed("Ask for the renewed document and review it before expiry.")
+            session.add(Task(role="vetting", kind=EXPIRING, title=title.text,
+                             details=details.text,
+                             message=task_message(title=title, details=details),
                              entity="professional", entity_id=str(pro.id), dedup_key=key,
                              due_at=datetime.combine(doc.expires_on, datetime.min.time())))
             reminded += 1

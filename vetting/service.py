@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.db import utcnow
-from backoffice.i18n import Refusal, for_team
+from backoffice.i18n import Code, Keyed, Refusal, for_team, task_message
 from backoffice.models import SKILLS, Professional, ProfessionalStatus, StaffUser, Task
+from backoffice.services import tasks
 from vetting import documents
 from vetting.compliance import on_professional_suspended
 from vetting.models import (
@@ -51,7 +52,8 @@ def new_applicant(session: Session, *, name: str, email: str | None, phone: str 
     if not (name or "").strip():
         raise ValueError("name: required")
     if not skills or set(skills) - set(SKILLS):
-        raise ValueError("skills: choose at least one of " + ", ".join(SKILLS))
+        raise Refusal("skills: choose at least one of %(skills)s",
+                      skills=[Code(s) for s in SKILLS])
     pro = Professional(name=name.strip(), email=(email or "").strip().lower() or None,
                        phone=phone or None, zone=zone or None, language=language,
                        status=ProfessionalStatus.APPLICANT)
@@ -73,7 +75,8 @@ def add_document(session: Session, *, professional: Professional, doc_type: str,
                  expires_on: date | None = None, user: StaffUser | None = None) -> Document:
     """Check and store an uploaded document file; it waits for review."""
     if doc_type not in documents.DOC_TYPES:
-        raise ValueError("doc_type: choose one of " + ", ".join(documents.DOC_TYPES))
+        raise Refusal("doc_type: choose one of %(types)s",
+                      types=[Code(t) for t in documents.DOC_TYPES])
     if issued_on and expires_on and expires_on < issued_on:
         raise ValueError("expires_on: the expiry date is before the issue date")
     content_type, ext = documents.check_upload(data, field="file", max_bytes=max_bytes)
@@ -157,15 +160,46 @@ def maybe_open_re_review(session: Session, *, professional: Professional, month:
         return None
     if open_application(session, professional_id=professional.id) is not None:
         return None
-    note = for_team("%(count)d complaints/no-shows in %(month)s (threshold %(threshold)d)",
-                    count=count, month=f"{first:%Y-%m}", threshold=threshold)
+    why = Keyed("%(count)d complaints/no-shows in %(month)s (threshold %(threshold)d)",
+                count=count, month=f"{first:%m/%Y}", threshold=threshold)
+    note = why.text
     app = create_application(session, professional=professional, kind="re_review", now=now,
                              note=note)
-    session.add(Task(role="vetting", kind="re_review",
-                     title=for_team("Re-review %(name)s", name=professional.name),
-                     details=note, entity="vetting_application", entity_id=str(app.id),
+    title = Keyed("Re-review %(name)s", name=professional.name)
+    session.add(Task(role="vetting", kind=RE_REVIEW, title=title.text, details=note,
+                     message=task_message(title=title, details=why),
+                     entity="vetting_application", entity_id=str(app.id),
                      dedup_key=f"vetting:re-review:pro{professional.id}:{first:%Y%m}"))
     session.flush()
     audit.record(session, action="re_review_opened", entity="professional",
                  entity_id=professional.id, note=note)
     return app
+
+
+RE_REVIEW = "re_review"
+
+
+@tasks.resolves(RE_REVIEW)
+def re_reviews_decided(session: Session, open_tasks: list[Task],
+                       now: datetime) -> dict[int, str]:
+    """Return the re-review tasks whose application was decided (approved or rejected)."""
+    ids = {int(t.entity_id) for t in open_tasks
+           if t.entity == "vetting_application" and (t.entity_id or "").isdigit()}
+    apps = {r.id: r for r in session.execute(
+        sa.select(Application.id, Application.stage, Professional.name)
+        .join(Professional, Professional.id == Application.professional_id)
+        .where(Application.id.in_(ids)))} if ids else {}
+    found = {}
+    for task in open_tasks:
+        if task.entity != "vetting_application" or not (task.entity_id or "").isdigit():
+            continue
+        app = apps.get(int(task.entity_id))
+        if app is None:
+            found[task.id] = tasks.closed_line(for_team("the application no longer exists"))
+        elif app.stage == Stage.APPROVED:
+            found[task.id] = tasks.closed_line(for_team(
+                "the re-review of %(name)s is done: kept on", name=app.name))
+        elif app.stage == Stage.REJECTED:
+            found[task.id] = tasks.closed_line(for_team(
+                "the re-review of %(name)s is done: rejected", name=app.name))
+    return found

@@ -6,12 +6,12 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit, mail
 from backoffice.db import utcnow
-from backoffice.i18n import Refusal
+from backoffice.i18n import Code, Refusal, Refusals
 from backoffice.models import ProfessionalStatus, StaffUser
 from backoffice.services import professionals as professional_service
 from vetting import checks as check_rules
 from vetting import compliance, documents
-from vetting.models import Application, CheckStatus, InterviewOutcome, Stage, StageVisit
+from vetting.models import Application, CheckKind, CheckStatus, InterviewOutcome, Stage, StageVisit
 
 S = Stage
 TRANSITIONS: dict[Stage, frozenset[Stage]] = {
@@ -45,41 +45,59 @@ def is_legal(current: Stage, to: Stage) -> bool:
 
 
 def _blockers(session: Session, app: Application, to: Stage, *, user: StaffUser | None,
-              reason: str | None, note: str | None, now: datetime) -> list[str]:
-    """Return why a move the table allows cannot happen yet (empty: it can)."""
+              reason: str | None, note: str | None, now: datetime,
+              offering: bool = False) -> list[Refusal]:
+    """Return why a move the table allows cannot happen yet (empty: it can).
+
+    offering: only what the page can tell before the form is filled (no reason or note asked),
+    and without creating the pending checks a real move creates."""
     problems = []
     pro = app.professional
     if app.stage == S.ON_HOLD and to != S.REJECTED and to.value != app.held_from:
-        problems.append(f"stage: an application held from {app.held_from} resumes there")
+        problems.append(Refusal("stage: an application held from %(stage)s resumes there",
+                                stage=Code(app.held_from or "")))
     if to == S.CHECKS or to == S.APPROVED:
         missing = documents.missing_required(session, professional=pro, on=now.date())
         if missing:
-            problems.append("documents: missing, not accepted or expired: " + ", ".join(missing))
+            problems.append(Refusal("documents: missing, not accepted or expired: %(documents)s",
+                                    documents=[Code(m) for m in missing]))
     if to == S.INTERVIEW or to == S.APPROVED:
-        check_rules.ensure_checks(session, application=app)
-        pending = [c.kind.value for c in app.checks if c.status == CheckStatus.PENDING]
+        if not offering:
+            check_rules.ensure_checks(session, application=app)
+        pending = [Code(c.kind.value) for c in app.checks if c.status == CheckStatus.PENDING]
+        if offering and len(app.checks) < len(CheckKind):
+            pending += [Code(k.value) for k in CheckKind if k not in {c.kind for c in app.checks}]
         if pending:
-            problems.append("checks: still pending: " + ", ".join(pending))
+            problems.append(Refusal("checks: still pending: %(checks)s", checks=pending))
     if to == S.DECISION:
         if not app.interviews or app.interviews[-1].outcome in (InterviewOutcome.PENDING.value,):
-            problems.append("interview: record the interview outcome first")
+            problems.append(Refusal("interview: record the interview outcome first"))
         if user is None:
-            problems.append("user: a vetting user must prepare the decision")
+            problems.append(Refusal("user: a vetting user must prepare the decision"))
     if to == S.APPROVED:
         if user is None or not user.has_role("vetting", "admin"):
-            problems.append("user: approval needs a vetting user")
+            problems.append(Refusal("user: approval needs a vetting user"))
         elif app.prepared_by_id is None or app.prepared_by_id == user.id:
-            problems.append("approver: four eyes — the user who prepared the decision cannot "
-                            "approve it; another vetting user must")
+            problems.append(Refusal("approver: four eyes — the user who prepared the decision "
+                                    "cannot approve it; another vetting user must"))
         if not app.interviews or app.interviews[-1].outcome != InterviewOutcome.PASS.value:
-            problems.append("interview: approval needs a passed interview")
-        if any(c.status == CheckStatus.CONSIDER for c in app.checks) and not note:
-            problems.append("note: a check says 'consider'; explain why you approve")
-    if to == S.REJECTED and reason not in REJECTION_REASONS:
-        problems.append("reason: choose a rejection reason: " + ", ".join(REJECTION_REASONS))
-    if to == S.ON_HOLD and not (note or "").strip():
-        problems.append("note: say why the application is on hold")
+            problems.append(Refusal("interview: approval needs a passed interview"))
+        if (not offering and any(c.status == CheckStatus.CONSIDER for c in app.checks)
+                and not note):
+            problems.append(Refusal("note: a check says 'consider'; explain why you approve"))
+    if not offering and to == S.REJECTED and reason not in REJECTION_REASONS:
+        problems.append(Refusal("reason: choose a rejection reason: %(reasons)s",
+                                reasons=[Code(r) for r in REJECTION_REASONS]))
+    if not offering and to == S.ON_HOLD and not (note or "").strip():
+        problems.append(Refusal("note: say why the application is on hold"))
     return problems
+
+
+def why_not(session: Session, *, application: Application, to: Stage, user: StaffUser | None,
+            now: datetime | None = None) -> list[Refusal]:
+    """Return why the page should not offer a move to the reader (empty: offer it)."""
+    return _blockers(session, application, to, user=user, reason=None, note=None,
+                     now=now or utcnow(), offering=True)
 
 
 def transition(session: Session, *, application: Application, to: Stage | str,
@@ -91,14 +109,14 @@ def transition(session: Session, *, application: Application, to: Stage | str,
     try:
         to = Stage(to)
     except ValueError:
-        raise ValueError(f"stage: unknown stage {to!r}") from None
+        raise Refusal("stage: unknown stage %(stage)s", stage=str(to)) from None
     if not is_legal(current, to):
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "none (final)"
         raise Refusal("stage: an application in %(current)s cannot move to %(to)s; "
                       "allowed: %(allowed)s", current=current, to=to, allowed=allowed)
     problems = _blockers(session, app, to, user=user, reason=reason, note=note, now=now)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise Refusals(problems)
 
     actor = user.email if user else audit.current_actor().label
     for visit in app.visits:

@@ -49,8 +49,8 @@ def apply_bookings(
                 _set_booking(session, row, target, pinned)
             session.flush()
     except sa.exc.IntegrityError as exc:
-        message = double_booking_message(session, exc, tried=tried)
-        raise ValueError(message or f"professional: {exc.orig}") from exc
+        refusal = double_booking_message(session, exc, tried=tried)
+        raise (refusal or ValueError(f"professional: {exc.orig}")) from exc
 
 
 def _set_booking(session: Session, row: ServiceRequest, target: tuple | None,
@@ -81,6 +81,14 @@ def is_double_booking(exc: BaseException) -> bool:
 def conflict(session: Session, *, professional_id: int, start_at: datetime, end_at: datetime,
              exclude_id: int | None = None) -> str | None:
     """Return "<pro> is already booked 09:00–11:00 for request #123" if the slot clashes."""
+    refusal = conflict_refusal(session, professional_id=professional_id, start_at=start_at,
+                               end_at=end_at, exclude_id=exclude_id)
+    return None if refusal is None else str(refusal).removeprefix("professional: ")
+
+
+def conflict_refusal(session: Session, *, professional_id: int, start_at: datetime,
+                     end_at: datetime, exclude_id: int | None = None) -> Refusal | None:
+    """Return the refusal naming the booking a slot clashes with, worded per reader."""
     other = session.scalars(
         sa.select(ServiceRequest).where(
             ServiceRequest.professional_id == professional_id,
@@ -91,12 +99,13 @@ def conflict(session: Session, *, professional_id: int, start_at: datetime, end_
     if other is None:
         return None
     name = session.scalar(sa.select(Professional.name).where(Professional.id == professional_id))
-    return (f"{name} is already booked {other.start_at:%H:%M}–{other.end_at:%H:%M} "
-            f"on {other.start_at:%d/%m} for request #{other.id}")
+    return Refusal("professional: %(name)s is already booked %(start)s–%(end)s on %(day)s for "
+                   "request #%(id)d", name=name, start=f"{other.start_at:%H:%M}",
+                   end=f"{other.end_at:%H:%M}", day=f"{other.start_at:%d/%m}", id=other.id)
 
 
 def double_booking_message(session: Session, exc: BaseException, *,
-                           tried: list[tuple] = ()) -> str | None:
+                           tried: list[tuple] = ()) -> Refusal | None:
     """Turn the guard's error into a message naming the clash (rolls a failed session back).
 
     tried lists (request id, professional id, start, end) of the writes attempted.
@@ -106,11 +115,12 @@ def double_booking_message(session: Session, exc: BaseException, *,
     if not session.is_active:
         session.rollback()
     for rid, pro_id, start_at, end_at in tried:
-        message = conflict(session, professional_id=pro_id, start_at=start_at, end_at=end_at,
-                           exclude_id=rid)
-        if message:
-            return message
-    return "professional: already booked at that time (another agent booked them just now)"
+        refusal = conflict_refusal(session, professional_id=pro_id, start_at=start_at,
+                                   end_at=end_at, exclude_id=rid)
+        if refusal is not None:
+            return refusal
+    return Refusal("professional: already booked at that time (another agent booked them just "
+                   "now)")
 
 
 # --- agents' manual bookings: pin, unassign, swap ------------------------------------------------
@@ -136,16 +146,19 @@ def _check_fit(session: Session, *, row: ServiceRequest, pro: Professional,
                       day=f"{row.service_date:%d/%m}")
     end_at = start_at + timedelta(minutes=row.duration_min)
     shifts = shifts_on(pro, row.service_date)
+    if not shifts:
+        raise Refusal("start_at: %(name)s has the day off on %(day)s", name=pro.name,
+                      day=f"{row.service_date:%d/%m}")
     if not any(s0 <= start_at and end_at <= s1 for s0, s1 in shifts):
-        hours = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in shifts) or "no hours (day off)"
+        hours = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in shifts)
         raise Refusal("start_at: %(name)s works %(hours)s on %(day)s; the service would run "
                       "%(start)s–%(end)s", name=pro.name, hours=hours,
                       day=f"{row.service_date:%d/%m}", start=f"{start_at:%H:%M}",
                       end=f"{end_at:%H:%M}")
-    clash = conflict(session, professional_id=pro.id, start_at=start_at, end_at=end_at,
-                     exclude_id=row.id)
-    if clash:
-        raise ValueError(f"professional: {clash}")
+    clash = conflict_refusal(session, professional_id=pro.id, start_at=start_at,
+                             end_at=end_at, exclude_id=row.id)
+    if clash is not None:
+        raise clash
 
 
 def _audit_booking(session: Session, action: str, row: ServiceRequest, **changes) -> None:

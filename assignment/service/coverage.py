@@ -117,9 +117,51 @@ def at_risk(session: Session, *, start: date, days: int = HORIZON_DAYS,
     return out
 
 
+# The engine's suggestions (assignment.explain), worded for the reader with names (#18).
+_DAY = r"(?P<day>\d{4}-\d{2}-\d{2})(?: (?P<shift>\d\d:\d\d-\d\d:\d\d))?"
+_AT = r"(?P<at>\d{4}-\d{2}-\d{2}T\d\d:\d\d|\d\d:\d\d)"
+_SUGGESTIONS = (
+    (re.compile(rf"^extend P(?P<p>\d+)'s shift on {_DAY} to start at (?P<time>\d\d:\d\d)$"),
+     "start %(name)s's shift on %(day)s%(shift)s earlier, at %(time)s"),
+    (re.compile(rf"^extend P(?P<p>\d+)'s shift on {_DAY} to (?P<time>\d\d:\d\d)$"),
+     "extend %(name)s's shift on %(day)s%(shift)s until %(time)s"),
+    (re.compile(rf"^widen R(?P<r>\d+)'s window to start at {_AT} so that P(?P<p>\d+) can take "
+                r"it$"), "let service #%(id)s start from %(at)s so that %(name)s can take it"),
+    (re.compile(rf"^widen R(?P<r>\d+)'s window to end at {_AT} so that P(?P<p>\d+) can take "
+                r"it$"), "let service #%(id)s start until %(at)s so that %(name)s can take it"),
+    (re.compile(rf"^move R(?P<r>\d+) to P(?P<q>\d+) at {_AT} so that P(?P<p>\d+) can take "
+                r"R(?P<r2>\d+)$"),
+     "move service #%(id)s to %(other)s at %(at)s so that %(name)s can take #%(id2)s"),
+)
+
+
+def _word_suggestion(text: str, names: dict[int, str]) -> str | None:
+    from backoffice.i18n import reader_text
+
+    for pattern, message in _SUGGESTIONS:
+        m = pattern.match(text)
+        if m is None:
+            continue
+        g = m.groupdict()
+        at = g.get("at") or ""
+        if "T" in at:
+            at = f"{at[8:10]}/{at[5:7]} {at[11:]}"
+        return reader_text(
+            message, name=names.get(int(g["p"]), f"#{g['p']}"),
+            other=names.get(int(g["q"]), f"#{g['q']}") if g.get("q") else "",
+            day=f"{g['day'][8:10]}/{g['day'][5:7]}" if g.get("day") else "",
+            shift=f" ({g['shift'].replace('-', '–')})" if g.get("shift") else "",
+            time=g.get("time") or "", at=at, id=g.get("r") or "", id2=g.get("r2") or "")
+    return None
+
+
 def humanise(text: str | None, names: dict[int, str]) -> str | None:
-    """Replace the engine's P12 / R34 ids in a sentence with names and #34."""
+    """Replace the engine's P12 / R34 ids in a sentence with names and #34; a suggestion the
+    engine words is worded in the reader's language."""
     if not text:
         return text
+    worded = _word_suggestion(text, names)
+    if worded is not None:
+        return worded
     text = _PRO_RE.sub(lambda m: names.get(int(m.group(1)), m.group(0)), text)
     return _REQ_RE.sub(lambda m: f"#{m.group(1)}", text)

@@ -22,6 +22,7 @@ from backoffice.admin.urls import parse_id
 from backoffice.db import db
 from backoffice.guards import failure_message, log_failure
 from backoffice.i18n import refusal_text as refusal
+from backoffice.wording import audit_field, audit_value, audit_verb, local_time
 
 
 def commit_or_flash(fn, success, category: str = "success") -> bool:
@@ -115,6 +116,14 @@ class SecureModelView(RoleAccess, PanelListMixin, ModelView):
     # Flask-Admin shows these from the model; the audit trail and the version are not for editing.
     form_excluded_columns = ("created_at", "updated_at", "version")
 
+    def __init__(self, *args, **kwargs):
+        from flask_babel import force_locale
+
+        # Names Flask-Admin fixes as text while building the view are kept in English, the
+        # msgids, and worded per page (get_filters).
+        with force_locale("en"):
+            super().__init__(*args, **kwargs)
+
     # Writes are allowed only to write roles; reads follow allowed_roles.
     @property
     def can_create(self):
@@ -191,6 +200,15 @@ class SecureModelView(RoleAccess, PanelListMixin, ModelView):
         # Flask-Admin compares the ids as text with an integer key, which PostgreSQL refuses.
         return super().action_delete(self.record_ids(ids))
 
+    def get_filters(self):
+        # Flask-Admin joins a related column's filter name ("Professional / Status") into plain
+        # text when the view is built, in whatever language was current: named again per page.
+        filters = super().get_filters()
+        for flt in filters or ():
+            if isinstance(flt.name, str) and " / " in flt.name:
+                flt.name = _joined_name(flt.name.split(" / "))
+        return filters
+
     def get_filter_arg(self, index, flt):
         """Name filters in URLs by column and operation, never by translated labels."""
         column = getattr(flt, "column", None)
@@ -234,7 +252,8 @@ class SecureModelView(RoleAccess, PanelListMixin, ModelView):
             .order_by(audit.AuditEvent.id.desc())
             .limit(1)
         )
-        who = f"{last.actor} at {last.at:%H:%M:%S} UTC" if last else gettext("someone else")
+        who = (gettext("%(who)s at %(time)s", who=last.actor,
+                       time=local_time(last.at, "%H:%M:%S")) if last else gettext("someone else"))
         flash(
             gettext(
                 "Not saved: this record was changed by %(who)s while you were editing. "
@@ -293,6 +312,21 @@ class SecureModelView(RoleAccess, PanelListMixin, ModelView):
             abort(403)
 
 
+def _joined_name(parts: list[str]):
+    from flask_babel import LazyString
+
+    return LazyString(lambda: " / ".join(gettext(p) for p in parts))
+
+
+# Changes kept for the machine: a task's message keys repeat its title and details.
+HIDDEN_CHANGES = frozenset({"message", "version", "updated_at", "dedup_key", "password_hash",
+                            "totp_secret", "totp_recovery_hashes"})
+
+
+def _new(pair):
+    return pair[1] if isinstance(pair, list | tuple) and len(pair) == 2 else pair
+
+
 def render_changes(changes) -> Markup:
     """Return an audit row's changes as a list: each field, from what to what."""
     if not changes:
@@ -300,20 +334,27 @@ def render_changes(changes) -> Markup:
     if not isinstance(changes, dict):
         return escape(changes)
     items = []
+    hidden = HIDDEN_CHANGES
+    if _new(changes.get("message")):  # a task worded per reader: its stored text repeats it
+        hidden = hidden | {"title", "details"}
     for field, pair in changes.items():
+        if field in hidden:
+            continue
         if isinstance(pair, list | tuple) and len(pair) == 2:
-            shown = f"{_or_dash(pair[0])} &rarr; {_or_dash(pair[1])}"
+            shown = (f"{_or_dash(audit_value(pair[0], field))} &rarr; "
+                     f"{_or_dash(audit_value(pair[1], field))}")
         else:
-            shown = _or_dash(pair)
-        items.append(f"<li><code>{escape(field)}</code>: {shown}</li>")
+            shown = _or_dash(audit_value(pair, field))
+        items.append(f"<li>{escape(audit_field(field))}: {shown}</li>")
     return Markup(f'<ul class="list-unstyled mb-0">{"".join(items)}</ul>')
 
 
 def _history_row(ev) -> str:
     changes = render_changes(ev.changes)
     note = f'<div class="text-muted">{escape(ev.note)}</div>' if ev.note else ""
-    return (f'<tr><td class="text-nowrap">{ev.at:%Y-%m-%d %H:%M:%S}</td>'
-            f"<td>{escape(ev.actor)}</td><td>{escape(ev.action)}</td><td>{changes}{note}</td></tr>")
+    return (f'<tr><td class="text-nowrap">{local_time(ev.at, "%d/%m/%Y %H:%M:%S")}</td>'
+            f"<td>{escape(ev.actor)}</td><td>{escape(audit_verb(ev.action))}</td>"
+            f"<td>{changes}{note}</td></tr>")
 
 
 def _or_dash(value) -> str:

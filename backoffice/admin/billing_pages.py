@@ -1,17 +1,20 @@
-"""Billing pages: invoice actions, finance reports with a chart and CSV, the outbound call list."""
+"""Billing pages: invoice actions, finance reports with a chart and CSV (the outbound call list
+is backoffice.admin.calls)."""
 
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import Response, abort, g, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from backoffice import audit
 from backoffice.admin.base import SecureView, commit_or_flash
+from backoffice.admin.billing_wording import code_name, step_name, timeline_detail
 from backoffice.admin.validators import form_date
-from backoffice.db import db, utcnow
-from backoffice.models import StaffUser, Task, TaskStatus
+from backoffice.db import db
+from backoffice.models import StaffUser
+from backoffice.wording import spreadsheet_csv
 from billing import refunds, reports, service
 from billing.actions import money
 from billing.models import Invoice, InvoiceStatus, WriteOff
@@ -38,9 +41,13 @@ class InvoicePageMixin:
     def write_off(self, model: Invoice) -> WriteOff | None:
         return db.session.scalar(sa.select(WriteOff).where(WriteOff.invoice_id == model.id))
 
+    step_name = staticmethod(step_name)
+    code_name = staticmethod(code_name)
+    detail = staticmethod(timeline_detail)
+
     def staff_name(self, user_id: int | None) -> str:
         user = db.session.get(StaffUser, user_id) if user_id else None
-        return user.email if user else "—"
+        return user.name if user else "—"
 
     @expose("/act/<int:invoice_id>", methods=("POST",))
     def act(self, invoice_id: int):
@@ -81,8 +88,25 @@ class InvoicePageMixin:
             audit.record(db.session, action=f"invoice_{op}", entity="billing_invoice",
                          entity_id=inv.id)
 
-        commit_or_flash(run, gettext("Invoice %(code)s updated.", code=inv.code))
+        commit_or_flash(run, lambda _result: _done(op, inv))
         return redirect(url_for(".details_view", id=inv.id))
+
+
+def _done(op: str | None, inv: Invoice) -> str:
+    """Say what an invoice action did (#18: not 'updated' for everything)."""
+    done = {
+        "pause": gettext("Dunning of %(code)s paused; it resumes on its own after the date "
+                         "given, or when you resume it.", code=inv.code),
+        "resume": gettext("Dunning of %(code)s resumed.", code=inv.code),
+        "transfer": gettext("Bank transfer recorded on %(code)s; %(due)s still due.",
+                            code=inv.code, due=money(inv.due_cents)),
+        "refund": gettext("Refund recorded on %(code)s.", code=inv.code),
+        "propose_write_off": gettext("Write-off of %(code)s proposed; another finance user must "
+                                     "approve it.", code=inv.code),
+        "approve_write_off": gettext("Write-off of %(code)s approved: the invoice is written "
+                                     "off.", code=inv.code),
+    }
+    return done.get(op or "", gettext("Invoice %(code)s updated.", code=inv.code))
 
 
 class ReportView(SecureView):
@@ -104,57 +128,42 @@ class ReportView(SecureView):
             .where(WriteOff.approved_at.is_(None))
         ).all()
         return self.render("admin/billing_reports.html", report=data, as_of=as_of, top=top,
-                           money=money, pending=pending)
+                           money=money, pending=pending, step_name=step_name,
+                           code_name=code_name)
 
     @expose("/export.csv")
     def export(self):
         as_of = self._as_of()
-        text = reports.to_csv(reports.full_report(db.session, as_of=as_of))
+        report = reports.full_report(db.session, as_of=as_of)
+        machine = request.args.get("format") == "machine"
         audit.record(db.session, action="export", entity="billing_report", note=str(as_of))
         db.session.commit()
-        return Response(text, mimetype="text/csv", headers={
-            "Content-Disposition": f"attachment;filename=billing-report-{as_of}.csv"})
+        headers = {"Content-Disposition": f"attachment;filename=billing-report-{as_of}.csv"}
+        if machine:  # what the CLI writes: comma, cents, codes
+            return Response(reports.to_csv(report), mimetype="text/csv", headers=headers)
+        body = "".join(spreadsheet_csv(*_report_rows(report), str(get_locale())))
+        return Response(body, mimetype="text/csv; charset=utf-8", headers=headers)
 
 
-class CallListView(SecureView):
-    """Clients to call about unpaid invoices: history and a script, and the call's outcome."""
-
-    allowed_roles = frozenset({"ops_agent", "finance"})
-
-    @expose("/")
-    def index(self):
-        rows = db.session.execute(
-            sa.select(Task, Invoice).join(Invoice, sa.cast(Invoice.id, sa.String) == Task.entity_id)
-            .where(Task.kind == "dunning_call", Task.status == TaskStatus.OPEN,
-                   Task.entity == "billing_invoice")
-            .order_by(Task.due_at, Task.id)
-        ).all()
-        return self.render("admin/billing_calls.html", rows=rows, money=money)
-
-    @expose("/<int:task_id>/outcome", methods=("POST",))
-    def outcome(self, task_id: int):
-        task = db.session.get(Task, task_id)
-        if task is None or task.kind != "dunning_call":
-            abort(404)
-        lock = db.session.get_bind().dialect.name == "postgresql"
-        inv = db.session.get(Invoice, int(task.entity_id), with_for_update=lock or None,
-                             populate_existing=True)
-        result, note = request.form.get("result"), (request.form.get("note") or "").strip()
-
-        def run():
-            if result in ("promise", "dispute"):
-                service.pause(db.session, invoice=inv, kind=result, reason=note or result,
-                              until=form_date(request.form.get("until"), "until"))
-            elif result not in ("no_answer", "paid_claimed"):
-                raise ValueError("result: choose an outcome")
-            service.log(db.session, inv, "call", detail=f"{g.user.email}: {result} {note}")
-            if result != "no_answer":
-                task.status, task.done_at, task.assigned_to_id = (
-                    TaskStatus.DONE, utcnow(), g.user.id)
-            task.outcome = f"{result}: {note}"[:2000]
-
-        commit_or_flash(run, gettext("Call outcome recorded."))
-        return redirect(url_for(".index"))
+def _report_rows(report: dict) -> tuple[list[str], list[list]]:
+    """Return the report as a spreadsheet's titles and rows: named, in euros."""
+    titles = [gettext("Section"), gettext("Item"), gettext("Invoices"), gettext("Amount"),
+              gettext("Recovered"), gettext("Rate")]
+    rows = [[gettext("Aging of unpaid invoices"), gettext(b["bucket"]), b["count"],
+             b["amount_cents"] / 100, "", ""] for b in report["aging"]]
+    rec = report["recovery"]
+    rows.append([gettext("Recovery"), gettext("Total"), "", rec["entered_cents"] / 100,
+                 rec["recovered_cents"] / 100, float(rec["rate"])])
+    rows += [[gettext("Recovered at step"), step_name(s["step"]), "", "",
+              s["recovered_cents"] / 100, float(s["rate"])] for s in rec["by_step"]]
+    rows += [[gettext("Decline reason"), code_name(r["reason"]), "", r["entered_cents"] / 100,
+              r["recovered_cents"] / 100, float(r["rate"])] for r in rec["by_reason"]]
+    rows += [[gettext("Still owed by dunning step"),
+              f"{step_name(s['step'])} · {code_name(s['status'])}", s["count"],
+              s["amount_cents"] / 100, "", ""] for s in report["by_dunning_step"]]
+    rows += [[gettext("Written off"), w["invoice"], 1, w["amount_cents"] / 100, "", ""]
+             for w in report["written_off"]]
+    return titles, rows
 
 
 def home_figures(session, *, today: date) -> dict:

@@ -176,7 +176,7 @@ def code_label(context: str, value) -> str:
     if not value:
         return ""
     memo = g.setdefault("_case_labels", {})  # once per request, not once per row
-    key = (context, value)
+    key = (str(get_locale()), context, value)  # nothing worded is kept across languages
     if key not in memo:
         memo[key] = in_context(context, value)
     return memo[key]

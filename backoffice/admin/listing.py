@@ -14,9 +14,11 @@ from flask import g, request
 from flask_admin import expose
 from flask_admin.model import typefmt
 from flask_babel import get_translations, gettext
+from markupsafe import Markup, escape
 
 from backoffice import audit
 from backoffice.db import db
+from backoffice.wording import local_time, number, spreadsheet_csv
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -33,10 +35,14 @@ def neutralise(value) -> str:
 
 def label(text: str) -> str:
     """Translate a stored label (an enum value, a skill) once per request, not once per row."""
+    # Keyed by language too: nothing worded is kept across languages (#18).
+    from flask_babel import get_locale
+
     memo = g.setdefault("_labels", {})
-    if text not in memo:
-        memo[text] = get_translations().ugettext(text)
-    return memo[text]
+    key = (str(get_locale()), text)
+    if key not in memo:
+        memo[key] = get_translations().ugettext(text)
+    return memo[key]
 
 
 def _enum_label(view, value, name=None):
@@ -47,18 +53,43 @@ def _time_label(view, value, name=None):
     return value.strftime("%H:%M")
 
 
+# Moments stored as the wall clock where they happen (a service's start), not in UTC.
+WALL_CLOCK_COLUMNS = frozenset({"start_at", "end_at", "scheduled_at", "service_date"})
+
+
 def _datetime_label(view, value, name=None):
-    return value.strftime("%Y-%m-%d %H:%M")
+    if (name or "").rsplit(".", 1)[-1] in WALL_CLOCK_COLUMNS:
+        return value.strftime("%d/%m/%Y %H:%M")
+    return local_time(value, "%d/%m/%Y %H:%M")  # stored UTC, read on the team's clock
+
+
+def _date_label(view, value, name=None):
+    return value.strftime("%d/%m/%Y")
+
+
+def _bool_label(view, value, name=None):
+    # Flask-Admin's icon is titled "call_task: false"; this one says yes or no.
+    fa, word = ("fa-check-circle", gettext("yes")) if value else ("fa-minus-circle", gettext("no"))
+    return Markup(f'<span class="fa {fa}" title="{escape(word)}" aria-label="{escape(word)}">'
+                  "</span>")
 
 
 TYPE_FORMATTERS = {
     **typefmt.BASE_FORMATTERS,
+    bool: _bool_label,
     enum.Enum: _enum_label,
     datetime.datetime: _datetime_label,
+    datetime.date: _date_label,
     datetime.time: _time_label,
 }
 EXPORT_TYPE_FORMATTERS = {**typefmt.EXPORT_FORMATTERS,
                           enum.Enum: lambda view, value, name=None: value.value}
+
+
+def export_label(kind: str) -> str:
+    """Name an export format for the menu."""
+    return {"csv": gettext("for a spreadsheet (CSV)"),
+            "machine": gettext("machine CSV (comma, cents, codes)")}.get(kind, kind.upper())
 
 
 def last_page(count: int, page_size: int) -> int:
@@ -73,6 +104,9 @@ class PanelListMixin:
     column_type_formatters = TYPE_FORMATTERS
     column_type_formatters_detail = TYPE_FORMATTERS
     column_type_formatters_export = EXPORT_TYPE_FORMATTERS
+    # "csv": for the reader's spreadsheet (Spanish: semicolons, decimal commas, a BOM, euros,
+    # codes named); "machine": comma, cents and stored codes, as the CLI writes (#18.4).
+    export_types = ("csv", "machine")
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
                  page_size=None):
@@ -100,6 +134,8 @@ class PanelListMixin:
             if count and size and page:
                 # get_list gave the last page for a page beyond it: the pager marks that one.
                 kwargs["page"] = min(page, last_page(count, size))
+            if isinstance(count, int) and count:
+                kwargs["count"] = number(count)  # the list's tab: "Listado (1.905)"
             # Flask-Admin fixes filter names in English when the view is built; each reader
             # gets them through the catalogue (the active ones too, which the menu matches).
             if kwargs["filter_groups"]:
@@ -128,4 +164,92 @@ class PanelListMixin:
             audit.record(db.session, action="export", entity=self.model.__tablename__,
                          note=request.query_string.decode()[:500])
             db.session.commit()
+        if export_type == "machine" and self.can_export:
+            return self._export_machine()
+        if export_type == "csv" and self.can_export:
+            return self._export_spreadsheet()
         return super().export(export_type)
+
+    def _export_spreadsheet(self):
+        """Stream the list for a spreadsheet in the reader's language."""
+        from flask import Response, stream_with_context
+        from flask_babel import get_locale
+
+        _count, data = self._export_data()
+        columns = list(self._export_columns)
+
+        def cells(row):
+            for name, _label in columns:
+                if "." in name:  # a related record's column, as the list reads it
+                    yield self.get_export_value(row, name)
+                    continue
+                raw = getattr(row, name, None)
+                if isinstance(raw, enum.Enum | str) and name in self._code_columns():
+                    yield label(raw.value if isinstance(raw, enum.Enum) else raw)
+                elif isinstance(raw, enum.Enum):
+                    yield label(raw.value)
+                elif isinstance(raw, datetime.datetime):
+                    yield _datetime_label(self, raw, name)
+                elif isinstance(raw, datetime.date):
+                    yield raw.strftime("%d/%m/%Y")
+                elif isinstance(raw, bool):
+                    yield gettext("yes") if raw else gettext("no")
+                elif isinstance(raw, int | float) and name.endswith("_cents"):
+                    yield raw / 100  # euros: the writer puts the reader's decimal mark
+                elif isinstance(raw, int | float):
+                    yield raw
+                elif name in (self.column_formatters or {}):
+                    # What the list shows (a name, euros), as text.
+                    shown = self.column_formatters[name](self, None, row, name)
+                    yield Markup(shown).striptags() if isinstance(shown, Markup) else shown
+                else:
+                    yield self.get_export_value(row, name)
+
+        titles = [str(lbl).replace(" (cents)", "") for _n, lbl in columns]
+        body = spreadsheet_csv(titles, (cells(row) for row in data), str(get_locale()))
+        name = self.get_export_name(export_type="csv")
+        return Response(stream_with_context(body), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f"attachment;filename={name}"})
+
+    def _export_machine(self):
+        """Stream the list as programs read it: comma, column names, cents, stored codes."""
+        import csv
+        import io
+
+        from flask import Response, stream_with_context
+
+        _count, data = self._export_data()
+        names = [name for name, _label in self._export_columns]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+
+        def value(row, name):
+            if "." in name:  # a related record's column
+                return self.get_export_value(row, name)
+            raw = getattr(row, name, None)
+            if isinstance(raw, enum.Enum):
+                return raw.value
+            if isinstance(raw, datetime.datetime):
+                return raw.isoformat(timespec="seconds")
+            if isinstance(raw, datetime.date):
+                return raw.isoformat()
+            if raw is None or isinstance(raw, bool | int | float | str):
+                return neutralise(raw)
+            return self.get_export_value(row, name)
+
+        def rows():
+            for line in ([names], ([value(row, n) for n in names] for row in data)):
+                for cells in line:
+                    writer.writerow(cells)
+                    text = buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+                    yield text
+
+        name = self.get_export_name(export_type="csv")
+        return Response(stream_with_context(rows()), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment;filename={name}"})
+
+    def _code_columns(self) -> set[str]:
+        """Return the columns holding stored codes (a skill, a decline reason): named."""
+        return set(getattr(self, "column_code_list", ()))

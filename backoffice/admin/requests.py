@@ -22,6 +22,7 @@ from backoffice.admin.urls import parse_id
 from backoffice.admin.validators import lat_range, lon_range, not_before
 from backoffice.db import db
 from backoffice.geo import zone_for
+from backoffice.i18n import refusal_text
 from backoffice.models import SKILLS, Client, ClientStatus, ServiceRequest
 from backoffice.services import requests as request_service
 
@@ -134,8 +135,8 @@ class ServiceRequestView(FastListView, SecureModelView):
         return form
 
     def handle_view_exception(self, exc: Exception) -> bool:
-        if message := double_booking_message(db.session, exc):
-            flash(message, "error")
+        if refusal := double_booking_message(db.session, exc):
+            flash(refusal_text(refusal), "error")  # in the reader's language
             return True
         return super().handle_view_exception(exc)
 

@@ -17,6 +17,7 @@ from backoffice.auth import hash_password, revoke_sessions
 from backoffice.db import db
 from backoffice.i18n import LANGUAGE_NAMES
 from backoffice.models import ROLES, StaffUser
+from backoffice.wording import audit_field, audit_verb, local_time
 
 
 class StaffUserView(SecureModelView):
@@ -106,5 +107,12 @@ class AuditEventView(FastListView, SecureModelView):
     column_searchable_list = ("actor", "entity_id")
     column_default_sort = ("id", True)
     details_template = "admin/model/details.html"
-    column_formatters = {"changes": lambda v, c, m, n: render_changes(m.changes)}
+    # Verbs, record kinds and field names worded; times on the team's clock (#18).
+    column_formatters = {"changes": lambda v, c, m, n: render_changes(m.changes),
+                         "action": lambda v, c, m, n: audit_verb(m.action),
+                         "entity": lambda v, c, m, n: audit_field(m.entity or ""),
+                         "at": lambda v, c, m, n: local_time(m.at, "%d/%m/%Y %H:%M:%S")}
     column_formatters_export = {}  # the file keeps the changes as JSON
+    column_labels = {"redacted_at": _l("Redacted at"), "at": _l("When"), "actor": _l("Who"),
+                     "action": _l("Action"), "entity": _l("Record kind"),
+                     "entity_id": _l("Record"), "changes": _l("Changes"), "note": _l("Note")}

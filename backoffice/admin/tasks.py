@@ -72,7 +72,7 @@ def person(user_id: int | None) -> str:
 
 def local(moment) -> str:
     shown = tasks.to_local(moment, tz=_tz())
-    return f"{shown:%Y-%m-%d %H:%M}" if shown else ""
+    return f"{shown:%d/%m/%Y %H:%M}" if shown else ""
 
 
 class ShownField(StringField):
@@ -110,10 +110,20 @@ class TaskView(SecureModelView):
                          "kind": lambda v, c, m, n: gettext(m.kind),
                          "due_at": lambda v, c, m, n: local(m.due_at),
                          "assigned_to_id": lambda v, c, m, n: person(m.assigned_to_id),
-                         "entity": lambda v, c, m, n: record_link(v.admin, m.entity, m.entity_id)}
+                         "entity": lambda v, c, m, n: record_link(v.admin, m.entity, m.entity_id),
+                         # Stored as message keys: worded in the reader's language (#18).
+                         "title": lambda v, c, m, n: tasks.shown(m, "title", html=True),
+                         "details": lambda v, c, m, n: Markup(
+                             '<div style="white-space: pre-line">{}</div>').format(
+                             tasks.shown(m, "details", html=True)),
+                         "done_at": lambda v, c, m, n: local(m.done_at),
+                         "created_at": lambda v, c, m, n: local(m.created_at)}
     column_formatters_export = {}  # the file carries the stored codes and ids
     column_labels = {"entity": _l("About"), "assigned_to_id": _l("Person"),
-                     "due_at": _l("Due (local time)")}
+                     "due_at": _l("Due (local time)"), "done_at": _l("Done at"),
+                     "created_at": _l("Created at"), "kind": _l("Kind"), "title": _l("Title"),
+                     "details": _l("Details"), "status": _l("Status"), "role": _l("Team"),
+                     "outcome": _l("Outcome")}
     column_export_list = ("id", "due_at", "role", "kind", "title", "status", "entity",
                           "entity_id", "details", "outcome")
     column_filters = ("status", "kind", "role", "due_at")
@@ -146,6 +156,17 @@ class TaskView(SecureModelView):
         task = self.get_one(id)
         form.state.data = gettext(task.status.value) if task else ""
         form.result.data = (task.outcome or "") if task else ""
+        if task is not None and task.message:  # the words this reader reads
+            form.title.data = tasks.shown(task, "title")
+            form.details.data = tasks.shown(task, "details")
+
+    def on_model_change(self, form, model, is_created):
+        # Words a person changed are theirs: kept as typed, no longer worded per reader.
+        if not is_created and model.message and (
+                form.title.data != tasks.shown(model, "title")
+                or (form.details.data or "") != tasks.shown(model, "details")):
+            model.message = None
+        super().on_model_change(form, model, is_created)
 
     # --- a task made by hand goes through the service, which names the field it refuses
     def get_create_form(self):
@@ -184,6 +205,7 @@ class TaskView(SecureModelView):
         rows = rows.limit(200).all()
         _names([(t.entity, t.entity_id) for t in rows if t.entity])
         return self.render("admin/task_queue.html", tab=tab, rows=rows, local=local,
+                           task_text=lambda t, f: tasks.shown(t, f, html=True),
                            person=person, role_label=role_label, about=lambda t: record_link(
                                self.admin, t.entity, t.entity_id))
 
@@ -213,7 +235,7 @@ class TaskView(SecureModelView):
     def take(self, task_id: int):
         task = self._task(task_id)
         commit_or_flash(lambda: tasks.take(db.session, task=task, user=g.user),
-                        gettext("The task is yours: %(title)s", title=task.title))
+                        gettext("The task is yours: %(title)s", title=tasks.shown(task, "title")))
         return self._back(task)
 
     @expose("/<int:task_id>/done", methods=("POST",))
@@ -221,7 +243,7 @@ class TaskView(SecureModelView):
         task = self._task(task_id)
         commit_or_flash(lambda: tasks.complete(db.session, task=task, user=g.user,
                                                outcome=request.form.get("outcome", "")),
-                        gettext("Task done: %(title)s", title=task.title))
+                        gettext("Task done: %(title)s", title=tasks.shown(task, "title")))
         return self._back(task)
 
     @expose("/<int:task_id>/cancel", methods=("POST",))
@@ -229,7 +251,7 @@ class TaskView(SecureModelView):
         task = self._task(task_id)
         commit_or_flash(lambda: tasks.cancel(db.session, task=task, user=g.user,
                                              reason=request.form.get("reason", "")),
-                        gettext("Task cancelled: %(title)s", title=task.title))
+                        gettext("Task cancelled: %(title)s", title=tasks.shown(task, "title")))
         return self._back(task)
 
     @action("take", _l("Take it"), _l("Assign the selected tasks to yourself?"))

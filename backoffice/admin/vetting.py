@@ -1,6 +1,7 @@
 """Vetting: the queue and application pages, documents by expiry, complaints and no-shows."""
 
 from flask import current_app, url_for
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from wtforms.validators import DataRequired
@@ -33,11 +34,21 @@ class VettingDocumentView(SecureModelView):
     column_default_sort = ("expires_on", False)
     column_labels = {"doc_type": _l("Type"), "expires_on": _l("Expires"),
                      "issued_on": _l("Issued"), "file": _l("File"),
-                     "professional.status": _l("Professional status")}
-    column_formatters = {"file": _download_link}
+                     "professional.status": _l("Professional status"),
+                     "reviewed_at": _l("Reviewed"), "uploaded_at": _l("Uploaded"),
+                     "rejection_reason": _l("Why it was rejected"), "number": _l("Number"),
+                     "original_name": _l("File name"), "content_type": _l("File type"),
+                     "size_bytes": _l("Size (bytes)"), "reviewed_by": _l("Reviewed by"),
+                     "uploaded_by": _l("Uploaded by"), "professional": _l("Professional"),
+                     "status": _l("Status")}
+    column_formatters = {"file": _download_link,
+                         "doc_type": lambda v, c, m, n: gettext(DOC_TYPES.get(m.doc_type,
+                                                                             m.doc_type))}
     column_export_exclude_list = ("file",)
     column_details_exclude_list = ("stored_name", "sha256")
-    column_choices = {"doc_type": list(DOC_TYPES.items())}
+    # Named per reader: the type's English name is the msgid (#18).
+    column_choices = {"doc_type": [(code, _l(name)) for code, name in DOC_TYPES.items()]}
+    column_code_list = ("doc_type",)
 
 
 class IncidentView(SecureModelView):

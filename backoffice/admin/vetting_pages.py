@@ -13,6 +13,7 @@ from backoffice.admin.base import SecureView, commit_or_flash, refusal
 from backoffice.admin.urls import parse_id
 from backoffice.admin.validators import form_date
 from backoffice.db import db
+from backoffice.i18n import in_context
 from backoffice.models import SKILLS, Professional, StaffUser
 from backoffice.redirects import safe_referrer
 from vetting import checks, documents, reports, service, workflow
@@ -99,7 +100,10 @@ class VettingView(SecureView):
             required=documents.required_types(pro.skill_list),
             missing=documents.missing_required(db.session, professional=pro, on=today),
             is_valid=lambda d: documents.is_valid(d, today), today=today,
-            allowed=sorted(workflow.TRANSITIONS[app.stage], key=list(Stage).index),
+            allowed=(allowed := sorted(workflow.TRANSITIONS[app.stage], key=list(Stage).index)),
+            # A move the reader cannot make yet is shown disabled with the reason (#18).
+            blocked={to: "; ".join(refusal(r) for r in workflow.why_not(
+                db.session, application=app, to=to, user=g.user)) for to in allowed},
             next_stage=workflow.NEXT.get(app.stage), reasons=workflow.REJECTION_REASONS,
             check_kinds=list(CheckKind), check_statuses=list(CheckStatus),
             check=lambda k: checks.get_check(app, k), staff=staff,
@@ -112,7 +116,7 @@ class VettingView(SecureView):
         to = request.form.get("to", "")
         commit_or_flash(lambda: workflow.transition(
             db.session, application=app, to=to, user=g.user, reason=request.form.get("reason"),
-            note=request.form.get("note") or None), gettext("Moved to %(s)s.", s=to))
+            note=request.form.get("note") or None), lambda moved: _moved(moved))
         return redirect(url_for(".application", app_id=app_id))
 
     @expose("/application/<int:app_id>/document", methods=("POST",))
@@ -223,6 +227,19 @@ class VettingView(SecureView):
         return self.render("admin/vetting_funnel.html",
                            funnel=reports.funnel(db.session, today=today),
                            gaps=reports.coverage_gaps(db.session, today=today))
+
+
+def _moved(app: Application) -> str:
+    """Say what a move did, in the reader's words."""
+    if app.stage == Stage.APPROVED:
+        return gettext("Application approved: %(name)s is now an approved professional.",
+                       name=app.professional.name)
+    if app.stage == Stage.REJECTED:
+        return gettext("Application rejected.")
+    if app.stage == Stage.ON_HOLD:
+        return gettext("Application put on hold.")
+    return gettext("Application moved to the stage «%(s)s».",
+                   s=in_context("stage", app.stage.value))
 
 
 def service_older(app: Application) -> list[Application]:

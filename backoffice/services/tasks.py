@@ -276,3 +276,63 @@ def close_resolved(session: Session, *, now: datetime) -> dict:
 def closed_line(why: str) -> str:
     """Return the line a task that closed by itself keeps: why (for_team), in its words."""
     return for_team("Closed by itself: %(why)s", why=why)
+
+
+def shown(task: Task, field: str, *, html: bool = False) -> str:
+    """Return a task's title or details in the reader's language: worded from its message
+    key when it has one, else as stored (rows written before #18, tasks typed by people).
+
+    html: escaped, with words said in another language (a call script) marked lang="xx"."""
+    from markupsafe import Markup, escape
+
+    key = (task.message or {}).get(field)
+    if not key:
+        text = getattr(task, field) or ""
+        return escape(text) if html else text
+    lines = [key] if isinstance(key[0], str) else key
+    worded = [_worded(line, html) for line in lines]
+    return Markup("\n").join(worded) if html else "\n".join(worded)
+
+
+def _worded(key, html: bool = False):
+    from flask_babel import gettext
+    from markupsafe import escape
+
+    message, params = key[0], key[1] if len(key) > 1 else {}
+    template = gettext(message) if message else ""
+    values = {k: _value(v, html) for k, v in params.items()}
+    if not html:
+        return template % values if values else template
+    return escape(template) % values if values else escape(template)
+
+
+def _value(value, html: bool = False):
+    """Word one stored value for the reader (backoffice.i18n.Keyed's markers)."""
+    from datetime import date as date_type
+
+    from flask_babel import gettext
+    from markupsafe import Markup, escape
+
+    from backoffice.wording import euros, local_time
+
+    if isinstance(value, dict) and "said" in value:
+        if not html:
+            return value["said"]
+        return Markup('<span lang="{}">{}</span>').format(value.get("lang", ""), value["said"])
+    if not isinstance(value, dict) or len(value) != 1:
+        return escape(value) if html and isinstance(value, str) else value
+    (kind, raw), = value.items()
+    if kind == "msg":
+        return _worded(raw, html)
+    if kind == "code":
+        worded = gettext(raw)
+        return worded if worded != raw else raw.replace("_", " ")
+    if kind == "money":
+        return euros(raw)
+    if kind == "local":
+        return datetime.fromisoformat(raw).strftime("%d/%m %H:%M")
+    if kind == "at":
+        return local_time(datetime.fromisoformat(raw))
+    if kind == "date":
+        return date_type.fromisoformat(raw).strftime("%d/%m/%Y")
+    return value

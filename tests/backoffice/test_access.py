@@ -28,6 +28,7 @@ POLICY = {
     "billing_dunning_step": {"finance"},
     "billing_reports": {"finance"},
     "billing_calls": {"ops_agent", "finance"},
+    "client_duplicates": {"ops_agent", "finance"},  # finance reads; a merge is ops' (refused)
     "search": set(ROLES),  # each result is offered only where the role may open it
     # Each role reads the cases of its team (cases.service.visible_filter); the desk's settings
     # and its mail quarantine are the admin's.
@@ -39,6 +40,8 @@ POLICY = {
     "case_macro": set(),
     "case_quarantine": set(),
     "case_mailbox": set(),
+    "figures": {"ops_agent"},  # the operations figures: ops and admin
+    "survey": {"ops_agent"},  # read-only; the public page is outside /admin
 }
 ARG_VALUES = {"export_type": "csv"}
 

@@ -100,7 +100,7 @@ def _literal_messages(callee: str) -> set[str]:
 
 def _team_messages() -> set[str]:
     """Return every literal message the code stores for a team through for_team."""
-    return _literal_messages("for_team")
+    return _literal_messages("for_team") | _literal_messages("Keyed")
 
 
 def test_every_fixed_refusal_of_a_service_has_its_spanish(app):

@@ -41,9 +41,9 @@ def test_list_rows_show_each_column_with_links_and_checkbox(client, logged_in, b
     assert row["client.name"] == "=cmd|&#39; /C calc&#39;!A0"  # escaped, not markup
     assert (row["status"], row["skill"], row["window_start"], row["professional.name"]) == (
         "confirmed", "ironing", "14:00", "Lucía Ferrer")
-    assert row["start_at"] == "2030-03-04 14:00"
+    assert row["start_at"] == "04/03/2030 14:00"  # as Spain writes dates (#18)
     # Dates and times stay on one line; names wrap.
-    assert '<td class="col-start_at text-nowrap">2030-03-04 14:00</td>' in html
+    assert '<td class="col-start_at text-nowrap">04/03/2030 14:00</td>' in html
     assert '<td class="col-service_date text-nowrap">' in html
     assert '<td class="col-client.name">' in html
     assert '/admin/service_request/details/?url=' in html
@@ -73,18 +73,19 @@ def test_a_count_above_the_cap_is_shown_as_a_floor(client, logged_in, booked, mo
 def test_export_streams_the_filtered_rows_in_order(client, logged_in, booked):
     logged_in("ops_agent")
     first, second, third = booked
-    resp = client.get("/admin/service_request/export/csv/?flt0_service_date_between=2030-03-04+"
-                      "to+2030-03-04&flt1_status_equal=CONFIRMED&sort=0")
+    # The machine format (#18.4): column names, stored codes, moments to the second.
+    resp = client.get("/admin/service_request/export/machine/?flt0_service_date_between="
+                      "2030-03-04+to+2030-03-04&flt1_status_equal=CONFIRMED&sort=0")
     assert resp.status_code == 200
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
-    assert [int(r["Id"]) for r in rows] == [first.id, second.id]
-    assert rows[0]["Client"] == "Ana Ruiz"
-    assert rows[1]["Client"] == "'=cmd|' /C calc'!A0"  # neutralised formula
-    assert rows[1]["Professional"] == "Lucía Ferrer"
-    assert (rows[1]["Status"], rows[1]["Skill"], rows[1]["Start"]) == (
-        "confirmed", "ironing", "2030-03-04 14:00:00")
-    assert rows[0]["Cancellation Reason"] == ""
-    assert str(third.id) not in {r["Id"] for r in rows}
+    assert [int(r["id"]) for r in rows] == [first.id, second.id]
+    assert rows[0]["client.name"] == "Ana Ruiz"
+    assert rows[1]["client.name"] == "'=cmd|' /C calc'!A0"  # neutralised formula
+    assert rows[1]["professional.name"] == "Lucía Ferrer"
+    assert (rows[1]["status"], rows[1]["skill"], rows[1]["start_at"]) == (
+        "confirmed", "ironing", "2030-03-04T14:00:00")
+    assert rows[0]["cancellation_reason"] == ""
+    assert str(third.id) not in {r["id"] for r in rows}
 
 
 def test_export_reads_columns_or_falls_back_to_objects(app, client, logged_in, booked):
@@ -233,7 +234,7 @@ def test_a_task_links_to_what_it_is_about_when_the_reader_may_open_it(client, se
     # Invoices are finance's: an agent reads which one, with no link that would be refused.
     assert "<td class=\"col-entity\">Invoice #7</td>" in html
     assert "/admin/billing_invoice/details/" not in html
-    rows = list(csv.reader(io.StringIO(client.get("/admin/task/export/csv/").get_data(
+    rows = list(csv.reader(io.StringIO(client.get("/admin/task/export/machine/").get_data(
         as_text=True))))
     assert ["service_request", str(request.id)] in [row[6:8] for row in rows]
 
@@ -243,10 +244,10 @@ def test_exported_moments_are_written_to_the_second(client, logged_in, factories
     session.flush()
     logged_in("ops_agent")
     rows = list(csv.DictReader(io.StringIO(client.get(
-        "/admin/client/export/csv/?search=Segundo").get_data(as_text=True))))
-    assert [r["Id"] for r in rows] == [str(made.id)]
-    assert rows[0]["Created"] == made.created_at.isoformat(" ", "seconds")
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[0]["Created"])
+        "/admin/client/export/machine/?search=Segundo").get_data(as_text=True))))
+    assert [r["id"] for r in rows] == [str(made.id)]
+    assert rows[0]["created_at"] == made.created_at.isoformat("T", "seconds")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", rows[0]["created_at"])
 
 
 HAND_EDITED = ["page=abc", "page=-5", "page=99999999", "sort=99", "sort=abc", "desc=x",

@@ -109,10 +109,11 @@ def test_record_page_shows_audit_history(client, session, logged_in, factories):
     c.notes = "<script>alert(1)</script>"
     session.flush()
     page = client.get(f"/admin/client/details/?id={c.id}").get_data(as_text=True)
-    assert "History" in page and "Historia Cliente" in page and ">create<" in page
+    # Verbs and field names worded (#18).
+    assert "History" in page and "Historia Cliente" in page and ">created<" in page
     history = page[page.index('class="table table-sm table-striped audit-history"'):]
-    assert ">update<" in history
-    assert "<code>notes</code>: — &rarr; &lt;script&gt;alert(1)&lt;/script&gt;" in history
+    assert ">changed<" in history
+    assert "<li>Notes: — &rarr; &lt;script&gt;alert(1)&lt;/script&gt;</li>" in history
     assert "<script>alert(1)" not in page
 
 

@@ -58,7 +58,7 @@ def test_an_agent_makes_a_task_about_a_client_due_in_madrid_time(client, session
     assert "Call back about the keys" in page
     mine = client.get("/admin/task/mine/").get_data(as_text=True)
     assert "Call back about the keys" in mine and "Client: Remedios Vidal" in mine
-    assert "2031-07-01 10:30" in mine  # shown as it was entered
+    assert "01/07/2031 10:30" in mine  # shown as it was entered, as Spain writes dates
 
 
 def test_an_invoice_and_a_case_are_found_by_the_number_people_read(session, make_user,
@@ -105,12 +105,12 @@ def test_the_form_shows_the_refusal_in_the_readers_language_and_keeps_what_was_t
     page = post_from(client, "/admin/task/new/", "/admin/task/new/", {
         "title": "Llamar a la vecina", "role": "ops_agent", "entity": "client",
         "entity_id": "999999999", "due_at": "mañana"})
-    assert "due_at: usa el formato AAAA-MM-DD HH:MM" in page
+    assert "Vencimiento: usa el formato AAAA-MM-DD HH:MM" in page  # the field named (#18)
     assert 'value="Llamar a la vecina"' in page
     page = post_from(client, "/admin/task/new/", "/admin/task/new/", {
         "title": "Llamar a la vecina", "role": "ops_agent", "entity": "client",
         "entity_id": "999999999"})
-    assert "entity_id: no existe ese registro (999999999)" in page
+    assert "registro: no existe ese registro (999999999)" in page
     assert _count(session) == before
 
 
@@ -331,4 +331,5 @@ def test_the_scheduler_sweeps_every_minute_with_every_domains_checker():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == ("('interval', {'minutes': 1}) "
-                           "['document_expiring', 'dunning_call', 'service_at_risk']")
+                           "['document_expiring', 'dunning_call', 're_review', 'replan', "
+                           "'service_at_risk']")

@@ -72,8 +72,8 @@ def test_finance_follows_an_invoice_from_the_report_to_paid(live_server, page, s
 
     page.goto(f"{live_server.url}/admin/billing_reports/")
     expect(page.locator("#aging-chart rect")).to_have_count(5)
-    expect(page.locator("#aging tbody tr", has_text="1-30")).not_to_contain_text("0,00 €")
-    expect(page.locator("#by-step")).to_contain_text("day 3")
+    expect(page.locator("#aging tbody tr", has_text="1-30")).not_to_contain_text("€0.00")
+    expect(page.locator("#by-step")).to_contain_text("3 days after the due date")
 
     _open_invoice(page, live_server, code)
     expect(page.locator("#invoice-header [data-status]")).to_have_attribute(
@@ -81,8 +81,8 @@ def test_finance_follows_an_invoice_from_the_report_to_paid(live_server, page, s
     timeline = page.locator("#invoice-timeline")
     expect(timeline.locator("tr[data-kind=attempt]")).to_have_count(2)
     expect(timeline.locator("tr[data-kind=mail]")).to_have_count(2)
-    expect(timeline.locator("tr[data-kind=mail]").first).to_contain_text("payment_failed")
-    due = page.locator("[data-figure=due]").inner_text()  # e.g. "48,40 €"
+    expect(timeline.locator("tr[data-kind=mail]").first).to_contain_text("payment failed")
+    due = page.locator("[data-figure=due]").inner_text()  # e.g. "€48.40" (an English reader)
 
     form = page.locator("#transfer-form")
     form.locator("input[name=amount]").fill(due.replace("€", "").strip())
@@ -90,7 +90,7 @@ def test_finance_follows_an_invoice_from_the_report_to_paid(live_server, page, s
     form.locator("button").click()
     expect(page.locator(".alert-success")).to_contain_text(code)
     expect(page.locator("#invoice-header [data-status]")).to_have_attribute("data-status", "paid")
-    expect(page.locator("[data-figure=due]")).to_have_text("0,00 €")
+    expect(page.locator("[data-figure=due]")).to_have_text("€0.00")
     expect(timeline.locator("tr[data-kind=payment]")).to_contain_text("BANK-BROWSER-1")
     assert re.search(rf"/admin/billing_invoice/details/\?id={inv_id}", page.url)
 

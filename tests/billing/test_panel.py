@@ -53,7 +53,8 @@ def test_reports_page_has_chart_and_csv(client, logged_in, session, billing, gat
     logged_in("finance")
     page = client.get("/admin/billing_reports/?as_of=2026-10-15").get_data(as_text=True)
     assert 'id="aging-chart"' in page and "<rect" in page
-    resp = client.get("/admin/billing_reports/export.csv?as_of=2026-10-15")
+    # The machine format (what the CLI writes) stays a second choice (#18.4).
+    resp = client.get("/admin/billing_reports/export.csv?as_of=2026-10-15&format=machine")
     assert resp.mimetype == "text/csv" and resp.get_data(as_text=True).startswith("section,")
 
 

@@ -108,11 +108,11 @@ def test_both_pages_show_the_rectification(client, logged_in, session, billing, 
     [rect] = _rects(session, inv)
     page = client.get(f"/admin/billing_invoice/details/?id={inv.id}").get_data(as_text=True)
     assert 'id="rectifications"' in page and rect.code in page
-    assert "window cleaning not done" in page and "-10,00 €" in page
+    assert "window cleaning not done" in page and "-€10.00" in page
     assert f"/admin/billing_rectifying_invoice/details/?id={rect.id}" in page
     rpage = client.get(f"/admin/billing_rectifying_invoice/details/?id={rect.id}").get_data(
         as_text=True)
     assert rect.code in rpage and inv.code in rpage and 'id="rectified-invoice"' in rpage
-    assert 'data-figure="base">-8,26 €' in rpage and 'data-figure="vat">-1,74 €' in rpage
+    assert 'data-figure="base">-€8.26' in rpage and 'data-figure="vat">-€1.74' in rpage
     listing = client.get("/admin/billing_rectifying_invoice/").get_data(as_text=True)
     assert rect.code in listing

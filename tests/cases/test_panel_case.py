@@ -79,7 +79,7 @@ def test_a_form_with_a_bad_value_names_the_field_and_changes_nothing(client, ses
     assert "call_seconds: give the duration in seconds or as m:ss" in text
     assert session.scalar(sa.select(sa.func.count()).select_from(Article)) == 0
     text = send(client, case, "link", {"entity": "invoice", "number": "999999"})
-    assert "entity_id: there is no invoice 999999" in text
+    assert "Record: there is no invoice 999999" in text  # the field named (#18)
 
 
 def test_state_buttons_follow_the_workflow(client, session, logged_in, make_case, category):

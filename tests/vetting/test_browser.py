@@ -96,8 +96,9 @@ def test_applied_to_approved_by_two_vetting_users(vetting_server, browser, tmp_p
         page.wait_for_selector("text=Interview recorded.")
         _move(page, "decision")
         assert "another vetting user must approve" in page.content()
-        page.click("#transitions button[data-to=approved]")
-        page.wait_for_selector("text=four eyes")
+        # Approve is shown disabled to the preparer, the reason beside it (#18).
+        assert page.is_disabled("#transitions button[data-to=approved]")
+        assert "four eyes" in page.inner_text("#why-approved")
         assert page.get_attribute("#stage", "data-stage") == "decision"
         application_url = page.url.split("?")[0]
         page.click("#user-menu")

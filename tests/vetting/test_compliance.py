@@ -105,7 +105,7 @@ def test_incidents_over_threshold_open_a_re_review(session, factories):
     app = service.record_incident(session, professional=pro, kind="complaint",
                                   occurred_on=date(2026, 11, 20), note="late again", threshold=2)
     assert (app.kind, app.stage) == ("re_review", Stage.APPLIED)
-    assert "3 complaints/no-shows in 2026-11" in app.note
+    assert "3 complaints/no-shows in 11/2026" in app.note
     assert [t.kind for t in _tasks(session, "re_review")] == ["re_review"]
     # A fourth does not open a second one.
     assert service.record_incident(session, professional=pro, kind="complaint",

@@ -24,7 +24,9 @@ class ShownCount(int):
         return shown
 
     def __html__(self) -> str:
-        number = f"{int(self):,}"
+        from backoffice.wording import number as worded
+
+        number = worded(int(self))  # 1.905 for a Spanish reader, 1,905 for an English one
         if self.capped:
             return escape(number + "+")
         return escape(admin_gettext("about %(n)s", n=number) if self.approximate else number)

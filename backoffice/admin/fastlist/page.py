@@ -12,12 +12,11 @@ from math import ceil
 from flask import current_app, g, request
 from flask_admin import expose
 from flask_admin.babel import gettext as admin_gettext
-from flask_admin.babel import ngettext as admin_ngettext
 from flask_babel import get_locale, gettext
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from backoffice.admin.listing import last_page
+from backoffice.admin.listing import export_label, last_page
 from backoffice.admin.urls import endpoint_url, fixed_url, query_string
 
 
@@ -92,7 +91,7 @@ class ListPageMixin:
                 [(idx, gettext(name), value) for idx, name, value in view_args.filters or []],
                 dumps=current_app.json.dumps),
             extra_args=view_args.extra_args,
-            exports=[(kind.upper(), fixed_url(self.endpoint + ".export", export_type=kind)
+            exports=[(export_label(kind), fixed_url(self.endpoint + ".export", export_type=kind)
                       + query_string(request.args.to_dict()))
                      for kind in self.export_types] if self.can_export else [],
             create_url=endpoint_url(self, ".create_view") + query_string({"url": return_url}),
@@ -136,7 +135,7 @@ class ListPageMixin:
             select_message_json=dumps(admin_gettext("Please select at least one record.")),
             search_placeholder=str(self.search_placeholder() or ""),
             page_size_labels=tuple(
-                (s, admin_ngettext(f"{s} item", f"{s} items", s))
+                (s, f"{s} {admin_gettext('items')}")
                 for s in self.page_size_options),
             text={**text, "sort_by": {c: admin_gettext("Sort by %(name)s", name=name)
                                       for _, c, name, _ in headers}},

@@ -1,6 +1,6 @@
 """Duplicate clients: the likely pairs and why, a merge of two, the clients merged lately."""
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -34,7 +34,9 @@ class DuplicatesView(SecureView):
     def search(self):
         """Search for duplicates now rather than waiting for the night's search."""
         if not self.can_write():
-            abort(403)
+            flash(gettext("user: only operations agents and admins search for duplicates"),
+                  "error")
+            return redirect(url_for(".index"))
         commit_or_flash(lambda: merge.refresh_suggestions(db.session), lambda n: gettext(
             "Search done: %(n)d likely duplicate pairs.", n=n))
         return redirect(url_for(".index"))

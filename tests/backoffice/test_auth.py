@@ -148,7 +148,7 @@ def test_the_audit_log_lists_each_change_from_what_to_what(client, session, logg
     session.flush()
     logged_in("admin")
     page = client.get("/admin/audit_event/?search=" + str(made.id)).get_data(as_text=True)
-    assert "<li><code>name</code>: Rosa Antes &rarr; Rosa Después</li>" in page
+    assert "<li>Name: Rosa Antes &rarr; Rosa Después</li>" in page
     assert '{"name"' not in page
 
 

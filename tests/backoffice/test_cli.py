@@ -146,7 +146,7 @@ def test_a_job_command_starts_without_flask_and_writes_in_the_teams_language(tmp
             {"id": str(task_id)}).all()
         queued = conn.scalar(sa.text("SELECT count(*) FROM outbox_message"))
     engine.dispose()
-    assert title == f"{pro.name}: Seguro de responsabilidad civil caduca el 10/12/2026"
+    assert title == f"{pro.name}: seguro de responsabilidad civil caduca el 10/12/2026"
     assert actors == ["cli:vetting-check-documents"] and queued == 1
 
 

@@ -1,7 +1,7 @@
 """Files of a mail whose transaction rolled back are removed; kept and fresh files stay."""
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cases import attachments, jobs, service
 from cases.models import ArticleKind, Attachment

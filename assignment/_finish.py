@@ -7,9 +7,9 @@ import time
 from assignment._bound import travel_lower_bound
 from assignment._chains import cover
 from assignment._schedule import Schedule
-from assignment.explain import NEAREST, explain_request, reason
+from assignment.explain import explain_request
 from assignment.greedy import insert_anywhere, place
-from assignment.problem import Plan, Reason, Unassigned, compute_score
+from assignment.problem import Plan, Unassigned, compute_score
 
 EXPLAIN_S = 0.02  # about what explaining one uncovered request takes (reasons and a suggestion)
 
@@ -68,14 +68,4 @@ def _explain_all(sched: Schedule, deadline: float | None = None) -> list:
 
 def _reasons_only(sched: Schedule, r: int) -> Unassigned | None:
     """Explain r as explain_request does, without looking for a suggestion (the costly part)."""
-    data = sched.data
-    nearest = data.skilled_by_distance(r)[:NEAREST]
-    if not nearest:
-        return Unassigned(data.reqs[r].id, (Reason(None, "skill"),), None)
-    reasons = []
-    for p in nearest:
-        why = reason(sched, r, p)
-        if why is None:
-            return None
-        reasons.append(why)
-    return Unassigned(data.reqs[r].id, tuple(reasons), None)
+    return explain_request(sched, r, suggest=False)

@@ -139,8 +139,9 @@ def suggestion(sched: Schedule, r: int, pros: list[int]) -> str | None:
     return None
 
 
-def explain_request(sched: Schedule, r: int) -> Unassigned | None:
-    """Explain why r is unassigned, or return None when one of the nearest could take it."""
+def explain_request(sched: Schedule, r: int, *, suggest: bool = True) -> Unassigned | None:
+    """Explain why r is unassigned, or return None when one of the nearest could take it;
+    suggest=False leaves out the suggestion, the costly part."""
     data = sched.data
     nearest = data.skilled_by_distance(r)[:NEAREST]
     if not nearest:
@@ -151,7 +152,8 @@ def explain_request(sched: Schedule, r: int) -> Unassigned | None:
         if why is None:
             return None
         reasons.append(why)
-    return Unassigned(data.reqs[r].id, tuple(reasons), suggestion(sched, r, nearest))
+    return Unassigned(data.reqs[r].id, tuple(reasons),
+                      suggestion(sched, r, nearest) if suggest else None)
 
 
 def explain(problem: Problem, assignments: tuple[Assignment, ...] | list) -> tuple[Unassigned, ...]:

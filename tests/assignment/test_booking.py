@@ -152,7 +152,8 @@ def test_two_agents_racing_for_one_professional_one_wins(database_url, is_postgr
         two.join(10)
 
         assert results["one"] == "booked"
-        assert results["two"] == (f"Race Pro is already booked 09:00–11:00 on {DAY:%d/%m} "
+        assert results["two"] == (f"professional: Race Pro is already booked 09:00–11:00 on "
+                                  f"{DAY:%d/%m} "
                                   f"for request #{made['rows'][0]}")
     finally:
         with engine.begin() as conn:

@@ -220,7 +220,10 @@ class Reader:
         self.locale = locale
         self.foreign = ENGLISH if locale == "es" else SPANISH
         # Longest first: "María de la Fuente" goes before "María".
-        self.nouns = sorted({n for n in proper_nouns if n and len(n) > 2}, key=len, reverse=True)
+        # Spaces as a page shows them: HTML folds runs of spaces, and a non-breaking space
+        # (3.400,00 €) reads as one.
+        self.nouns = sorted({" ".join(n.split()) for n in proper_nouns if n and len(n) > 2},
+                            key=len, reverse=True)
         self.codes = codes
 
     def _strip(self, text: str) -> str:
@@ -234,7 +237,7 @@ class Reader:
         """Return {kind: {what}} for one page: foreign words, codes, UTC times, number formats."""
         found: dict[str, set[str]] = {}
         pieces = visible_text(page, self.locale)
-        text = "\n".join(pieces)
+        text = "\n".join(" ".join(piece.split()) for piece in pieces)
         suspicious = {w.lower() for w in WORD.findall(text)}
         if suspicious & self.foreign or any("_" in w for w in suspicious):
             text = self._strip(text)

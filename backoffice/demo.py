@@ -21,7 +21,8 @@ DEMO_USERS = (
     ("admin@demo.example.com", "Ana Admin", "admin", "demo-admin-pass"),
 )
 # cases.demo comes last: its cases link the clients, bookings and invoices the others made.
-DOMAIN_DEMOS = ("vetting.demo", "billing.demo", "assignment.demo", "cases.demo")
+DOMAIN_DEMOS = ("vetting.demo", "billing.demo", "assignment.demo", "cases.demo", "surveys.demo",
+                "figures.demo")  # the figures last: they sum up what the others seeded
 
 
 def demo_config(instance: Path) -> dict:

@@ -151,7 +151,8 @@ FIELD_NAMES = {"entity_id": "Record", "dedup_key": "Duplicate key",
                "name_es": "Name (Spanish)", "name_en": "Name (English)"}
 # The code lists a changed field's value comes from, where the field's name says which.
 FIELD_CODES = {"kind": "article_kind", "channel": "case_channel", "state": "case_state",
-               "priority": "case_priority"}
+               "priority": "case_priority", "subject": "survey_subject",
+               "reason": "survey_reason"}
 
 
 def audit_field(field: str) -> str:

@@ -29,6 +29,11 @@ class VettingDocumentView(SecureModelView):
     _can_create = _can_edit = _can_delete = False
     column_list = ("id", "professional", "doc_type", "number", "issued_on", "expires_on", "status",
                    "file")
+    # The record reads like the document; its stored name and checksum are the file room's.
+    column_details_list = ("id", "professional", "doc_type", "number", "issued_on",
+                           "expires_on", "status", "rejection_reason", "reviewed_at",
+                           "original_name", "content_type", "size_bytes", "uploaded_at",
+                           "file")
     column_filters = ("status", "doc_type", "expires_on", "professional.status")
     column_searchable_list = ("number",)
     column_default_sort = ("expires_on", False)

@@ -28,8 +28,7 @@ def linked_invoices(session: Session, case: Case, *, lock: bool = True) -> list:
     """Return the invoices a case is linked to, locked (for a writer) as billing locks them."""
     from billing.models import Invoice
 
-    ids = [int(i) for i in session.scalars(sa.select(CaseLink.entity_id).where(
-        CaseLink.case_id == case.id, CaseLink.entity == "invoice")) if i.isdigit()]
+    ids = links(session, case).get("invoice", [])
     if not ids:
         return []
     lock = lock and session.get_bind().dialect.name == "postgresql"
@@ -116,16 +115,21 @@ def _code(case: Case) -> str | None:
     return case.category.code if case.category is not None else None
 
 
-def _linked_ids(session: Session, case: Case, entity: str) -> list[int]:
-    return sorted(int(i) for i in session.scalars(sa.select(CaseLink.entity_id).where(
-        CaseLink.case_id == case.id, CaseLink.entity == entity)) if i.isdigit())
+def links(session: Session, case: Case) -> dict[str, list[int]]:
+    """Return the ids of the records a case is linked to, by entity, in one query."""
+    found: dict[str, list[int]] = {}
+    for entity, entity_id in session.execute(sa.select(CaseLink.entity, CaseLink.entity_id)
+                                             .where(CaseLink.case_id == case.id)):
+        if entity_id.isdigit():
+            found.setdefault(entity, []).append(int(entity_id))
+    return {entity: sorted(ids) for entity, ids in found.items()}
 
 
-def linked_requests(session: Session, case: Case) -> list:
-    """Return the service requests a case is linked to, by id."""
+def linked_requests(session: Session, case: Case, *, linked: dict | None = None) -> list:
+    """Return the service requests a case is linked to, by id (linked: its links, if read)."""
     from backoffice.models import ServiceRequest
 
-    ids = _linked_ids(session, case, "service_request")
+    ids = (linked if linked is not None else links(session, case)).get("service_request")
     if not ids:
         return []
     return list(session.scalars(sa.select(ServiceRequest).where(ServiceRequest.id.in_(ids))
@@ -246,13 +250,14 @@ def _rebooked_by(session: Session, case: Case, request_id: int) -> bool:
     return any((c or {}).get("service_request", [None, None])[1] == request_id for c in rows)
 
 
-def credit_invoices(session: Session, case: Case) -> list:
+def credit_invoices(session: Session, case: Case, *, linked: dict | None = None) -> list:
     """Return the invoices a credit on this case may lower: linked ones and those billing a
-    linked service."""
+    linked service (linked: the case's links, if read)."""
     from billing.models import Invoice, InvoiceLine
 
-    ids = set(_linked_ids(session, case, "invoice"))
-    services = _linked_ids(session, case, "service_request")
+    linked = linked if linked is not None else links(session, case)
+    ids = set(linked.get("invoice", ()))
+    services = linked.get("service_request")
     if services:
         ids |= set(session.scalars(sa.select(InvoiceLine.invoice_id).where(
             InvoiceLine.service_request_id.in_(services))))

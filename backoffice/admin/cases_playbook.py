@@ -49,8 +49,8 @@ def panel(page_case) -> dict | None:
     case = session.get(Case, page_case.id)
     incidents = playbooks.case_incidents(session, case)
     recorded = {i.service_request_id for i in incidents}
-    rows = []
-    for r in playbooks.linked_requests(session, case):
+    rows, linked = [], playbooks.links(session, case)
+    for r in playbooks.linked_requests(session, case, linked=linked):
         pro = session.get(Professional, r.professional_id) if r.professional_id else None
         offers = []
         if (case.category.code == playbooks.COMPLAINT and pro is not None
@@ -65,7 +65,7 @@ def panel(page_case) -> dict | None:
         if r.status in _OPEN and playbooks._rebooked_by(session, case, r.id):
             offers.append("undo_rebook")
         rows.append({"request": r, "professional": pro, "offers": offers, "slot": slot})
-    invoices = [i for i in playbooks.credit_invoices(session, case)
+    invoices = [i for i in playbooks.credit_invoices(session, case, linked=linked)
                 if credits.creditable_cents(i) > 0 and i.status != "written_off"]
     return {"rows": rows, "incidents": incidents, "invoices": invoices,
             "credits": credits.for_case(session, case_id=case.id),

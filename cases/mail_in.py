@@ -18,6 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice.mail import mark_failing
 from cases import attachments, deadlines, mail_out, mail_sources, mail_thread, service
 from cases.mail_guard import machine_reason
 from cases.mail_parse import Parsed, clean_subject, parse
@@ -113,7 +114,10 @@ class Inbox:
         session = self.session
         loop = machine_reason(parsed, our_address=self.our_address)
         if loop is not None:
-            return (RawMailStatus.IGNORED, f"loop guard: {loop}",
+            for address in parsed.bounced:  # mail to them bounces: no more reminders
+                mark_failing(session, address)
+            said = f"; bounced: {', '.join(parsed.bounced)}" if parsed.bounced else ""
+            return (RawMailStatus.IGNORED, f"loop guard: {loop}{said}",
                     mail_thread.referenced_case(session, parsed))
         if not parsed.from_address:
             return RawMailStatus.QUARANTINED, "from: no sender address to answer", None

@@ -70,6 +70,7 @@ class Parsed:
     parts: list[Part] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # the loop guard's, lower-case names
     is_report: bool = False  # a delivery status notification (or another multipart/report)
+    bounced: list[str] = field(default_factory=list)  # recipients a report says failed for good
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -174,6 +175,21 @@ def _date(value: str) -> datetime | None:
     return d.astimezone(UTC).replace(tzinfo=None) if d.tzinfo else d
 
 
+def _failed_recipients(part: Message) -> list[str]:
+    """Return the addresses a delivery status report says failed for good (RFC 3464: Action
+    failed, Status 5.x.x); a delay or a temporary failure (4.x.x) marks nothing."""
+    blocks = part.get_payload() if part.is_multipart() else []
+    failed = []
+    for block in blocks[1:] if isinstance(blocks, list) else []:  # the first is per message
+        action = str(block.get("Action", "")).strip().lower()
+        status = str(block.get("Status", "")).strip()
+        recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
+        address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
+        if action == "failed" and status.startswith("5.") and "@" in address:
+            failed.append(address[:254])
+    return failed[:20]
+
+
 def _walk(part: Message, out: Parsed, texts: list, htmls: list, *, depth: int) -> None:
     if depth > 20:
         out.problems.append("nesting too deep")
@@ -181,6 +197,9 @@ def _walk(part: Message, out: Parsed, texts: list, htmls: list, *, depth: int) -
     ctype = part.get_content_type()
     if ctype == "multipart/report" or ctype == "message/delivery-status":
         out.is_report = True
+    if ctype == "message/delivery-status":
+        out.bounced.extend(_failed_recipients(part))
+        return
     if part.is_multipart():
         if ctype == "message/rfc822":
             for inner in part.get_payload():

@@ -191,6 +191,37 @@ def test_the_loop_guard_opens_nothing_and_answers_nothing(session, imap_box, con
         outbox_before
 
 
+def dsn_for(failed: str, delayed: str) -> bytes:
+    return (b"From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
+            b"To: desk@backoffice.example\r\nSubject: Delivery Status Notification\r\n"
+            b"Message-ID: <dsn-2@mx.example.org>\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+            b"--B\r\nContent-Type: text/plain\r\n\r\nDelivery to these recipients failed.\r\n"
+            b"--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+            b"Reporting-MTA: dns; mx.example.org\r\n\r\n"
+            b"Final-Recipient: rfc822; " + failed.upper().encode() + b"\r\n"
+            b"Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 user unknown\r\n\r\n"
+            b"Final-Recipient: rfc822; " + delayed.encode() + b"\r\n"
+            b"Action: delayed\r\nStatus: 4.4.1\r\n--B--\r\n")
+
+
+def test_a_returned_mail_marks_the_address_that_failed_for_good(session, factories, imap_box,
+                                                                config):
+    gone = factories.client(email=address("gone"))
+    pro = factories.professional(email=gone.email)  # the same address: both stop hearing
+    slow = factories.client(email=address("slow"))
+    imap_box.append(dsn_for(gone.email, slow.email))
+
+    counts = fetch(session, config)
+
+    assert counts["ignored"] == 1 and counts["new_cases"] == 0
+    [raw] = raws(session)
+    assert raw.reason == f"loop guard: delivery status notification; bounced: {gone.email}"
+    session.refresh(gone), session.refresh(pro), session.refresh(slow)
+    assert gone.email_failing_since is not None and pro.email_failing_since is not None
+    assert slow.email_failing_since is None  # a delay is not a bounce
+
+
 def test_auto_submitted_no_is_a_person(session, imap_box, config):
     imap_box.append(mail(sender=address(), headers={"Auto-Submitted": "no"}))
     assert fetch(session, config)["new_cases"] == 1

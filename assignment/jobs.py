@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from assignment import runs, service
 from assignment.models import PlanRun, RunKind, RunStatus
+from backoffice import clock
 from backoffice.db import is_postgres
 from backoffice.i18n import for_team
 from backoffice.models import (
@@ -58,6 +59,7 @@ def replan_affected(*, session: Session, now: datetime, config) -> dict:
     A worker repairs and publishes it, then tells the agents (after_publish)."""
     if not _claim(session):
         return {"skipped": "locked"}
+    now = clock.wall_clock(now, config)  # compared with the services' local starts
     affected = service.affected_bookings(session, now=now)
     if not affected:
         return {"affected": 0}
@@ -78,7 +80,7 @@ def nightly_replan(*, session: Session, now: datetime, config) -> dict:
     """Queue the re-plan of the next two weeks; a worker publishes it and records coverage."""
     if not _claim(session):
         return {"skipped": "locked"}
-    today = now.date()
+    today = clock.wall_clock(now, config).date()
     done = session.scalar(sa.select(PlanRun.id).where(
         PlanRun.kind == RunKind.NIGHTLY, PlanRun.horizon_start == today,
         PlanRun.status == RunStatus.PUBLISHED))

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from backoffice import clock
 from backoffice.boundary import Boundary
 from backoffice.optional import optional_module
 
@@ -18,7 +19,8 @@ def run_job(boundary: Boundary, func, *, now: datetime | None = None):
     name = getattr(func, "__name__", str(func))
     try:
         with boundary.session(f"system:{name}") as session:
-            return func(session=session, now=now or datetime.now(), config=boundary.config)
+            return func(session=session, now=now or clock.now_in(boundary.config),
+                        config=boundary.config)
     except Exception:
         log.exception("job %s failed; it runs again on its next trigger", name)
         raise

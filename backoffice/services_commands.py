@@ -1,9 +1,9 @@
 """`backoffice services ...`: run the core's service jobs by hand, for any moment."""
 
-from datetime import datetime
 
 import click
 
+from backoffice.clock import NOW_OPTION, parse_now
 from backoffice.services import closing
 
 
@@ -13,16 +13,11 @@ def services_group() -> None:
 
 
 @services_group.command("close-day")
-@click.option("--now", "now_text", metavar="ISO",
-              help="Run as if it were this moment (e.g. 2026-12-02T02:30); default: now.")
+@NOW_OPTION
 @click.pass_obj
 def close_day_command(rt, now_text: str | None) -> None:
     """Mark the past services done; hold those with a complaint or a no-show for an agent."""
-    try:
-        now = datetime.fromisoformat(now_text) if now_text else datetime.now()
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO date or datetime: {now_text}", param_hint="--now") \
-            from exc
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:services-close-day") as session:
         result = closing.close_day(session, now=now)
     if result is None:

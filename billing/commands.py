@@ -2,10 +2,10 @@
 
 import json
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import click
 
+from backoffice.clock import NOW_OPTION, parse_now
 from billing import dunning, invoicing, jobs, reports
 from billing.gateway import Gateway
 
@@ -16,19 +16,11 @@ def billing_group() -> None:
 
 
 @billing_group.command("dunning-run")
-@click.option("--now", "now_text",
-              help="Run the pass as of this moment (ISO; without an offset, in TIMEZONE), "
-                   "default now.")
+@NOW_OPTION
 @click.pass_obj
 def dunning_run(rt, now_text: str | None) -> None:
     """Run one dunning pass: each step owed at --now, once."""
-    tz = ZoneInfo(rt.config.get("BABEL_DEFAULT_TIMEZONE") or "Europe/Madrid")
-    try:
-        now = datetime.fromisoformat(now_text) if now_text else datetime.now(tz)
-    except ValueError as exc:
-        raise click.BadParameter(f"now: {exc}") from exc
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=tz)
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:dunning-run") as session:
         result = dunning.run_pass(session=session, now=now, gateway=Gateway.from_config(rt.config))
     if result.skipped_locked:

@@ -1,28 +1,11 @@
 """`backoffice cases ...`: run the case desk's jobs by hand, for any moment, and export."""
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import click
 
+from backoffice.clock import NOW_OPTION, parse_now
 from cases import jobs
-
-
-def _now(text: str | None, tz: str) -> datetime:
-    """Return --now as an aware moment: naive input is the desk's local time."""
-    if not text:
-        return datetime.now(ZoneInfo(tz))
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO date or datetime: {text}",
-                                 param_hint="--now") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
-
-
-NOW_OPTION = click.option("--now", "now_text", metavar="ISO",
-                          help="Run as if it were this moment, in the desk's time zone unless "
-                               "it carries an offset (e.g. 2026-12-01T09:00); default: now.")
 
 
 @click.group("cases")
@@ -35,7 +18,7 @@ def cases_group() -> None:
 @click.pass_obj
 def fetch_mail_command(rt, now_text: str | None) -> None:
     """Fetch the desk's mailbox once (IMAP or Maildir) and thread the new mails."""
-    now = _now(now_text, rt.config["BABEL_DEFAULT_TIMEZONE"])
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:cases-fetch-mail") as session:
         result = jobs.fetch_mail(session=session, now=now, config=rt.config)
     click.echo("Mail fetched: " + ", ".join(f"{k} {v}" for k, v in sorted(result.items())))
@@ -46,7 +29,7 @@ def fetch_mail_command(rt, now_text: str | None) -> None:
 @click.pass_obj
 def sla_sweep_command(rt, now_text: str | None) -> None:
     """Warn at 75% of an SLA target and mark breaches at 100%, once each."""
-    now = _now(now_text, rt.config["BABEL_DEFAULT_TIMEZONE"])
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:cases-sla-sweep") as session:
         result = jobs.sla_sweep(session=session, now=now, config=rt.config)
     if result is None:
@@ -61,7 +44,7 @@ def sla_sweep_command(rt, now_text: str | None) -> None:
 @click.pass_obj
 def close_solved_command(rt, now_text: str | None) -> None:
     """Close the cases solved seven days ago or more."""
-    now = _now(now_text, rt.config["BABEL_DEFAULT_TIMEZONE"])
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:cases-close-solved") as session:
         closed = jobs.close_solved(session=session, now=now, config=rt.config)
     click.echo("Another close is running; nothing done." if closed is None

@@ -1,22 +1,17 @@
 """Jobs of the case desk: fetch the mailbox, sweep the SLA clocks, close week-old solved cases."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice.clock import utc
 from backoffice.db import is_postgres
 from cases import workflow
 from cases.models import Case, CaseState
 
 # pg_try_advisory_xact_lock keys (constants unique in the project).
 SWEEP_LOCK, CLOSE_LOCK = 0xCA5E0001, 0xCA5E0002
-
-
-def utc(now: datetime) -> datetime:
-    """Return now as naive UTC, the database's clock: an aware moment is converted, a naive
-    one is the machine's local time (what the scheduler passes)."""
-    return now.astimezone(UTC).replace(tzinfo=None)
 
 
 def _locked(session: Session, key: int) -> bool:

@@ -1,27 +1,9 @@
 """`backoffice notifications ...`: run the notices' jobs by hand, for any moment; opt-outs."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import click
 
-
-def _now(text: str | None, tz: str) -> datetime:
-    """Return --now as an aware moment: naive input is the back office's local time."""
-    if not text:
-        return datetime.now(ZoneInfo(tz))
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO date or datetime: {text}",
-                                 param_hint="--now") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
-
-
-NOW_OPTION = click.option("--now", "now_text", metavar="ISO",
-                          help="Run as if it were this moment, in the back office's time zone "
-                               "unless it carries an offset (e.g. 2026-12-07T19:00); "
-                               "default: now.")
+from backoffice.clock import NOW_OPTION, parse_now
 
 
 def _echo(title: str, result: dict) -> None:
@@ -44,7 +26,7 @@ def sync_command(rt, now_text: str | None, silent: bool) -> None:
     """Tell clients and professionals the booking changes not told yet."""
     from notifications import service
 
-    now = _now(now_text, rt.config["BABEL_DEFAULT_TIMEZONE"])
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:notifications-sync") as session:
         result = service.sync(session=session, now=now, send=not silent)
     _echo("Booking changes", result)
@@ -57,7 +39,7 @@ def reminders_command(rt, now_text: str | None) -> None:
     """Remind each client of tomorrow's service (once; not the opted out or bouncing)."""
     from notifications import jobs
 
-    now = _now(now_text, rt.config["BABEL_DEFAULT_TIMEZONE"])
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:notifications-reminders") as session:
         result = jobs.remind_clients(session=session, now=now, config=rt.config)
     _echo("Booking changes", result.pop("sync"))
@@ -71,7 +53,7 @@ def agenda_command(rt, now_text: str | None) -> None:
     """Send each professional tomorrow's services (once per day)."""
     from notifications import service
 
-    now = _now(now_text, rt.config["BABEL_DEFAULT_TIMEZONE"])
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:notifications-agenda") as session:
         result = service.agenda(session=session, now=now)
     _echo("Agendas", result)

@@ -1,22 +1,17 @@
 """The survey job: make the surveys that are due, mail them, expire the old ones."""
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice.clock import utc
 from backoffice.db import is_postgres
 
 # pg_try_advisory_xact_lock key: "send the surveys" (a constant unique in the project).
 LOCK_KEY = 0x5C5A7001
 HITS_KEPT = timedelta(days=1)  # the page's rate limit looks back minutes; a day is plenty
-
-
-def utc(now: datetime) -> datetime:
-    """Return now as naive UTC: an aware moment is converted, a naive one is the machine's
-    local time (what the scheduler passes)."""
-    return now.astimezone(UTC).replace(tzinfo=None)
 
 
 def public_url(config) -> str:

@@ -1,9 +1,9 @@
 """`backoffice vetting ...`: run the vetting jobs by hand, for any moment."""
 
-from datetime import datetime
 
 import click
 
+from backoffice.clock import NOW_OPTION, parse_now
 from vetting import jobs
 
 
@@ -13,16 +13,11 @@ def vetting_group() -> None:
 
 
 @vetting_group.command("check-documents")
-@click.option("--now", "now_text", metavar="ISO",
-              help="Run as if it were this moment (e.g. 2026-12-01T06:00); default: now.")
+@NOW_OPTION
 @click.pass_obj
 def check_documents_command(rt, now_text: str | None) -> None:
     """Remind about documents expiring in 30 days; suspend for expired required documents."""
-    try:
-        now = datetime.fromisoformat(now_text) if now_text else datetime.now()
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO date or datetime: {now_text}", param_hint="--now") \
-            from exc
+    now = parse_now(now_text, rt.config)
     with rt.session("cli:vetting-check-documents") as session:
         result = jobs.check_documents(session=session, now=now, config=rt.config)
     if result is None:

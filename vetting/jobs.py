@@ -5,6 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice import clock
 from backoffice.db import is_postgres
 from vetting import compliance
 from vetting import service as _service  # noqa: F401  (its re-review task checker)
@@ -20,7 +21,8 @@ def check_documents(*, session: Session, now: datetime, config) -> dict | None:
     ):
         return None
     days = int(config.get("VETTING_EXPIRY_NOTICE_DAYS", 30))
-    return compliance.check_documents(session, now=now, days=days)
+    return compliance.check_documents(session, now=clock.wall_clock(now, config),
+                                       days=days)
 
 
 SCHEDULE = [(check_documents, "cron", {"hour": 6, "minute": 15})]

@@ -1,6 +1,6 @@
 """The daily document check, suspension, services at risk, re-reviews from incidents."""
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -122,3 +122,14 @@ def test_rejected_re_review_suspends(session, vet, make_user, factories):
     workflow.transition(session, application=app, to="rejected", user=make_user("vetting"),
                         reason="references")
     assert pro.status == ProfessionalStatus.SUSPENDED
+
+
+def test_a_job_reads_the_day_in_madrid_when_the_machine_says_utc(session, app, vet, factories):
+    # 23:30 UTC on the day the insurance expires is already the next day in Madrid: the
+    # document is expired there, and the professional is suspended.
+    pro, _ = _approved_with_insurance_expiring(vet, factories)
+    late = datetime(EXPIRES.year, EXPIRES.month, EXPIRES.day, 23, 30, tzinfo=UTC)
+
+    result = jobs.check_documents(session=session, now=late, config=app.config)
+
+    assert result["suspended"] == [pro.id] and pro.status == ProfessionalStatus.SUSPENDED

@@ -15,14 +15,12 @@ from backoffice import clock
 from backoffice.db import is_postgres
 from backoffice.i18n import for_team
 from backoffice.models import (
-    Client,
-    Professional,
     ProfessionalStatus,
     RequestStatus,
     ServiceRequest,
     Task,
 )
-from backoffice.services import tasks
+from backoffice.services import requests, tasks
 
 # One pass at a time across schedulers: both jobs write bookings of the same horizon.
 LOCK_KEY = 0x41535347
@@ -153,13 +151,7 @@ def replans_resolved(session: Session, open_tasks: list[Task], now: datetime) ->
     runs_of = {r.id: needing_cover(r) for r in session.scalars(
         sa.select(PlanRun).where(PlanRun.id.in_(run_ids)))} if run_ids else {}
     wanted = set().union(*runs_of.values()) if runs_of else set()
-    rows = {r.id: r for r in session.execute(
-        sa.select(ServiceRequest.id, ServiceRequest.status, ServiceRequest.service_date,
-                  ServiceRequest.start_at, Client.name.label("client"),
-                  Professional.name.label("pro"), Professional.status.label("pro_status"))
-        .join(Client, Client.id == ServiceRequest.client_id)
-        .outerjoin(Professional, Professional.id == ServiceRequest.professional_id)
-        .where(ServiceRequest.id.in_(wanted)))} if wanted else {}
+    rows = requests.cover_rows(session, wanted)
     today = now.date()
     found = {}
     for task in open_tasks:

@@ -9,15 +9,13 @@ from sqlalchemy.orm import Session
 from backoffice import audit, mail
 from backoffice.i18n import Code, Keyed, WallClock, for_team, task_message
 from backoffice.models import (
-    Client,
     Professional,
     ProfessionalStatus,
     RequestStatus,
-    ServiceRequest,
     Task,
 )
 from backoffice.services import professionals as professional_service
-from backoffice.services import tasks
+from backoffice.services import requests, tasks
 from vetting.documents import DOC_TYPES
 
 AT_RISK, EXPIRING = "service_at_risk", "document_expiring"
@@ -146,13 +144,7 @@ def services_covered(session: Session, open_tasks: list[Task], now: datetime) ->
     cancelled or over, with why."""
     ids = {int(t.entity_id) for t in open_tasks
            if t.entity == "service_request" and (t.entity_id or "").isdigit()}
-    rows = {r.id: r for r in session.execute(
-        sa.select(ServiceRequest.id, ServiceRequest.status, ServiceRequest.start_at,
-                  ServiceRequest.service_date, Client.name.label("client"),
-                  Professional.name.label("pro"), Professional.status.label("pro_status"))
-        .join(Client, Client.id == ServiceRequest.client_id)
-        .outerjoin(Professional, Professional.id == ServiceRequest.professional_id)
-        .where(ServiceRequest.id.in_(ids)))} if ids else {}
+    rows = requests.cover_rows(session, ids)
     found = {}
     for task in open_tasks:
         row = rows.get(int(task.entity_id)) if (task.entity_id or "").isdigit() else None

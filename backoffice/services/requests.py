@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from backoffice import audit
 from backoffice.i18n import Refusal
-from backoffice.models import AuditEvent, Professional, RequestStatus, ServiceRequest
+from backoffice.models import (
+    AuditEvent,
+    Client,
+    Professional,
+    RequestStatus,
+    ServiceRequest,
+)
 from backoffice.optional import optional_module
 
 S = RequestStatus
@@ -167,3 +173,17 @@ def ensure_deletable(session: Session, *, request: ServiceRequest) -> None:
         AuditEvent.action != "create"))
     if request.status != S.NEW or request.professional_id is not None or changed:
         raise Refusal("status: a service request with a history is cancelled, not deleted")
+
+
+def cover_rows(session: Session, ids) -> dict[int, sa.Row]:
+    """Return, for each service id, what a task about its cover reads: status, day and start,
+    the client's and the professional's names and the professional's status."""
+    if not ids:
+        return {}
+    return {r.id: r for r in session.execute(
+        sa.select(ServiceRequest.id, ServiceRequest.status, ServiceRequest.service_date,
+                  ServiceRequest.start_at, Client.name.label("client"),
+                  Professional.name.label("pro"), Professional.status.label("pro_status"))
+        .join(Client, Client.id == ServiceRequest.client_id)
+        .outerjoin(Professional, Professional.id == ServiceRequest.professional_id)
+        .where(ServiceRequest.id.in_(ids)))}

@@ -30,7 +30,8 @@ def install(app: Flask, csrf: CSRFProtect) -> None:
     app.jinja_env.filters["weekday_date"] = weekday_date
     # The reader's formats: local_time (stored UTC -> the team's clock), number, euros (cents).
     app.jinja_env.filters.update(local_time=wording.local_time, number=wording.number,
-                                 euros=wording.euros)
+                                 euros=wording.euros, percent=wording.percent,
+                                 decimal=wording.decimal)
     from backoffice.admin.listing import export_label
 
     app.jinja_env.globals.update(zone_label=wording.zone_label, audit_verb=wording.audit_verb,

@@ -112,6 +112,27 @@ def number(value, locale: str | None = None) -> str:
     return text.replace(",", ".") if (locale or _locale()) == "es" else text
 
 
+def decimal(value, decimals: int = 1, locale: str | None = None) -> str:
+    """Return a measure (1234.56) as the reader writes it: 1.234,6 in Spanish, 1,234.6 in
+    English."""
+    if value is None:
+        return ""
+    text = f"{float(value):,.{decimals}f}"
+    if (locale or _locale()) == "es":
+        return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+    return text
+
+
+def percent(value, decimals: int = 1, locale: str | None = None) -> str:
+    """Return a percentage (99.14) as the reader writes it: 99,1 % in Spanish, 99.1% in
+    English."""
+    if value is None:
+        return ""
+    locale = locale or _locale()
+    text = decimal(value, decimals, locale)
+    return text + "\u00a0%" if locale == "es" else text + "%"
+
+
 def euros(cents: int | None, locale: str | None = None, *, currency: str = "eur") -> str:
     """Return cents as the reader writes money: 3.400,00 € in Spanish, €3,400.00 in English."""
     if cents is None:

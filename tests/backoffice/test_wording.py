@@ -19,6 +19,21 @@ def test_money_and_counts_are_written_as_each_language_writes_them():
     assert wording.number(1905, "en") == "1,905"
 
 
+def test_shares_and_measures_are_written_as_each_language_writes_them():
+    assert wording.percent(99.14, locale="es") == "99,1\u00a0%"
+    assert wording.percent(99.14, locale="en") == "99.1%"
+    assert wording.decimal(1234.56, 1, "es") == "1.234,6"
+    assert wording.decimal(1234.56, 1, "en") == "1,234.6"
+
+
+def test_the_crawl_reads_a_decimal_point_on_a_spanish_page_as_a_wrong_format():
+    from tests.backoffice.wording_support import Reader
+
+    reader = Reader("es", proper_nouns=[], codes=set())
+    found = reader.problems("<p>Cobertura 99.1%</p><p>1.905 servicios, 99,1 %</p>")
+    assert found == {"number format": {"99.1 ← Cobertura 99.1%"}}
+
+
 def test_a_stored_moment_reads_on_the_team_clock(app):
     with app.app_context():
         # 14:36 UTC in December is 15:36 in Madrid; in July 16:36.

@@ -87,6 +87,8 @@ UTC_TIME = re.compile(
 ENGLISH_GROUPING = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])(?!\.\d)")
 # "3.400,00" on an English page.
 SPANISH_GROUPING = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})+,\d{2}(?!\d)")
+# "99.1%" on a Spanish page: a decimal point (Spanish writes 99,1 %); "1.905" is grouping.
+ENGLISH_DECIMAL = re.compile(r"(?<![\d.,])\d+\.\d{1,2}(?![\d.])")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 URL = re.compile(r"https?://\S+")
 
@@ -251,7 +253,8 @@ class Reader:
                     found.setdefault("stored codes", set()).add(f"{word} ← {piece[:90]}")
             for m in UTC_TIME.finditer(piece):
                 found.setdefault("UTC times", set()).add(f"{m.group(0)} ← {piece[:90]}")
-            grouping = ENGLISH_GROUPING if self.locale == "es" else SPANISH_GROUPING
-            for m in grouping.finditer(piece):
+            formats = ((ENGLISH_GROUPING, ENGLISH_DECIMAL) if self.locale == "es"
+                       else (SPANISH_GROUPING,))
+            for m in (m for pattern in formats for m in pattern.finditer(piece)):
                 found.setdefault("number format", set()).add(f"{m.group(0)} ← {piece[:90]}")
         return found

@@ -6,6 +6,7 @@ sender chose; a file over the limit or of a type we do not keep gets a row with 
 a note, no file (the raw mail still holds it). Files live under UPLOAD_DIR/cases.
 """
 
+import json
 import re
 import zipfile
 from datetime import datetime, timedelta
@@ -32,6 +33,29 @@ OFFICE = (  # zip containers told apart by the part that names them
 )
 EXTENSIONS = ("pdf", "jpg", "png", "gif", "webp", "docx", "xlsx", "pptx", "odt", "ods", "txt")
 STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(" + "|".join(EXTENSIONS) + r")$")
+
+
+# Why a part was not kept, as the case page says it; the row stores the key and its values
+# (JSON), worded in each reader's language when shown (#18).
+REFUSED = {
+    "unreadable": "empty or unreadable part; the raw mail holds what arrived",
+    "too_large": "too large: %(size)s MB, the limit is %(limit)s MB; kept in the raw mail only",
+    "type": "type not accepted (checked by content); kept in the raw mail only",
+}
+
+
+def refused_note(key: str, **values) -> str:
+    """Return the stored note of a part not kept: its reason's key and values."""
+    return json.dumps({"key": key, **values})
+
+
+def refused_reason(note: str | None) -> tuple[str, dict] | None:
+    """Return (English text, values) of a stored note, or None for a note written as text."""
+    try:
+        values = json.loads(note or "")
+        return REFUSED[values.pop("key")], values
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def sniff(data: bytes) -> tuple[str, str] | None:
@@ -89,12 +113,12 @@ def keep(*, article: Article, name: str | None, data: bytes | None, declared_typ
     row = Attachment(article=article, original_name=sanitise_name(name), size=size,
                      content_type=(declared_type or "application/octet-stream")[:100])
     if data is None or not data:
-        row.note = "empty or unreadable part; the raw mail holds what arrived"
+        row.note = refused_note("unreadable")
     elif size > max_bytes:
-        row.note = (f"too large: {size / 1048576:.1f} MB, the limit is "
-                    f"{max_bytes / 1048576:.0f} MB; kept in the raw mail only")
+        row.note = refused_note("too_large", size=round(size / 1048576, 1),
+                                limit=round(max_bytes / 1048576))
     elif (kind := sniff(data)) is None:
-        row.note = "type not accepted (checked by content); kept in the raw mail only"
+        row.note = refused_note("type")
     else:
         row.content_type, ext = kind
         row.stored_name, row.sha256 = store(upload_dir, data, ext)

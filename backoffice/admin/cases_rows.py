@@ -14,11 +14,12 @@ from flask import current_app
 from flask_babel import get_locale, gettext
 from markupsafe import Markup, escape
 
+from backoffice import wording
 from backoffice.admin.cases_common import desk_zone, when
 from backoffice.admin.urls import fixed_url
 from backoffice.i18n import in_context
 from backoffice.models import StaffUser
-from cases import display
+from cases import attachments, display
 from cases.models import Article, Attachment, CaseCategory, Macro, format_number
 
 BADGE_CLASSES = {"green": "badge-success", "amber": "badge-warning", "red": "badge-danger"}
@@ -54,6 +55,16 @@ class Words:
         self.codes = {context: _Translated(lambda value, c=context: escape(
             in_context(c, getattr(value, "value", value)))) for context in
             ("case_state", "case_priority", "case_channel", "article_kind")}
+
+
+def refused_note(note: str) -> str:
+    """Return why a part was not kept, in the reader's language (older notes: as written)."""
+    found = attachments.refused_reason(note)
+    if found is None:
+        return note
+    text, values = found
+    return gettext(text, **{k: wording.decimal(v, 1 if k == "size" else 0)
+                            for k, v in values.items()})
 
 
 def words() -> Words:
@@ -298,7 +309,7 @@ def _card(rows) -> str:
             name = (f'<a href="{attachment_path}{f_id}" data-attachment="{f_id}">'
                     f"{escape(f_name)}</a>")
         else:
-            note = f": {escape(f_note)}" if f_note else ""
+            note = f": {escape(refused_note(f_note))}" if f_note else ""
             name = f'{escape(f_name)} <span class="text-muted">({h["not kept"]}{note})</span>'
         out.append(f'<div class="small">📎 {name} '
                    f'<span class="text-muted">{round(f_size / 1024)} KB</span></div>')

@@ -248,3 +248,22 @@ def test_a_case_opened_by_hand_from_an_escalation(client, session, logged_in, ca
     assert case.assignee_id == me.id and case.level1_agent == "Marta (call center)"
     assert [(a.kind.value, a.public) for a in case.articles] == [("summary", False)]
     assert case.contact.phone == "+34600998877"
+
+
+@pytest.mark.parametrize("locale, said", [
+    ("es", "no guardado: demasiado grande: 28,6 MB, el límite es 10 MB"),
+    ("en", "not kept: too large: 28.6 MB, the limit is 10 MB"),
+])
+def test_a_part_not_kept_says_why_in_the_readers_language(client, session, make_user, login,
+                                                           make_case, app, locale, said):
+    login(make_user("ops_agent", locale=locale))
+    case = make_case(subject="Vídeo")
+    article = service.add_article(session, case=case, kind=ArticleKind.MAIL_IN, body="Mirad",
+                                  sender="ana@example.com", now=utcnow())
+    session.add(attachments.keep(article=article, name="video.pdf",
+                                 data=b"%PDF-1.4" + b"0" * 30_000_000,
+                                 declared_type="application/pdf",
+                                 upload_dir=app.config["UPLOAD_DIR"]))
+    session.commit()
+
+    assert said in page_of(client, case)

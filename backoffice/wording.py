@@ -204,6 +204,9 @@ def audit_value(value, field: str = ""):
         return euros(value)
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
+    if isinstance(value, float):  # a rating, a coordinate: the digits it has, the reader's mark
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+        return text.replace(".", ",") if _locale() == "es" else text
     if isinstance(value, str):
         if len(value) >= 16 and value[4:5] == "-" and value[10:11] in ("T", " "):
             try:

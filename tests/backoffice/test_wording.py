@@ -26,6 +26,12 @@ def test_shares_and_measures_are_written_as_each_language_writes_them():
     assert wording.decimal(1234.56, 1, "en") == "1,234.6"
 
 
+def test_a_changed_rating_or_coordinate_reads_with_the_readers_decimal_mark(app):
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert wording.audit_value(4.5, "rating") == "4,5"
+        assert wording.audit_value(39.4699, "lat") == "39,4699"
+
+
 def test_the_crawl_reads_a_decimal_point_on_a_spanish_page_as_a_wrong_format():
     from tests.backoffice.wording_support import Reader
 

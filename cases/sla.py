@@ -223,14 +223,15 @@ def due_times(*, calendar: Calendar, targets: Targets, created_at: datetime, vis
     the clocks would give if the case were resumed now, with paused=True (a stored due time is
     None then: deadlines.apply)."""
     state = CaseState(state)
+    if state in STOPPED:  # solved, closed or merged: nobody owes the requester anything now
+        return DueTimes(None, None, None)
     pauses = pauses_from(visits, now=now)
-    first = next_ = resolution = None
+    first = next_ = None
     if first_response_at is None:
         first = add_business_minutes(calendar, created_at, targets.first_response, pauses)
     elif awaiting_since is not None:
         next_ = add_business_minutes(calendar, awaiting_since, targets.next_response, pauses)
-    if state not in STOPPED:
-        resolution = add_business_minutes(calendar, created_at, targets.resolution, pauses)
+    resolution = add_business_minutes(calendar, created_at, targets.resolution, pauses)
     return DueTimes(first, next_, resolution, paused=state in PAUSED_NOW)
 
 

@@ -29,7 +29,7 @@ def test_the_phone_page_finds_the_client_and_what_they_have(client, session, log
                          .get_data(as_text=True))
     assert "Ana Llamada" in text and "+34600112233" in text
     assert open_case.number in text and closed.number not in text
-    assert "D2026-000077" in text and "34.00 €" in text
+    assert "D2026-000077" in text and "€34.00" in text
     assert f"/admin/service_request/details/?id={booking.id}" in text
 
 

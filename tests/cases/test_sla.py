@@ -152,8 +152,13 @@ def test_after_the_first_response_the_next_response_runs_only_while_the_requeste
 
 
 @pytest.mark.parametrize("state", [CaseState.SOLVED, CaseState.CLOSED, CaseState.MERGED])
-def test_a_stopped_case_has_no_resolution_clock(state):
+def test_a_stopped_case_has_no_clock_running(state):
     assert dues(first_response_at=CREATED, state=state).resolution is None
+    # A thank-you after the solution waits for nobody; a case solved unanswered owes no
+    # first response.
+    thanked = dues(first_response_at=CREATED, awaiting_since=local(2026, 11, 24, 15),
+                   state=state)
+    assert thanked.items() == [] and dues(state=state).items() == []
 
 
 def test_a_pending_stay_moves_every_clock():

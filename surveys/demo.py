@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
+from backoffice.db import utcnow
 from backoffice.models import Client, Professional, RequestStatus, ServiceRequest, StaffUser
 from surveys.models import Survey, SurveyStatus, SurveySubject
 from surveys.service import REASONS
@@ -15,7 +16,9 @@ def seed_demo(session, *, today: date, rng, config) -> None:
     """Answer surveys for about two thirds of the solved cases and done services."""
     from cases.models import Case, CaseCategory
 
-    now = datetime.combine(today, datetime.min.time()) + timedelta(hours=9)
+    # nine in the morning of the demo's day, or now if the demo starts earlier: no answer
+    # from the future
+    now = min(datetime.combine(today, datetime.min.time()) + timedelta(hours=9), utcnow())
     rows = []
     cases = session.execute(
         sa.select(Case.id, Case.client_id, Case.solved_at, Case.assignee_id, StaffUser.name,

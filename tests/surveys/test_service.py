@@ -2,14 +2,14 @@
 link that only a hash of is kept, answered once, cancelled by a reopened case; a low score
 opens the right team's task."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from backoffice.db import utcnow
 from backoffice.i18n import Refusal
-from backoffice.models import ClientStatus, OutboxMessage, Task
+from backoffice.models import ClientStatus, OutboxMessage, RequestStatus, Task
 from cases import service as cases
 from cases import workflow
 from cases.models import ArticleKind, CaseState
@@ -235,3 +235,22 @@ def test_a_good_score_opens_no_task(session, sent_survey):
     service.answer(session, survey=survey, score=3, comment="", reason=None, now=utcnow())
     assert session.scalar(sa.select(sa.func.count()).select_from(Task).where(
         Task.kind == "csat_low")) == 0
+
+
+def test_the_demo_answers_no_survey_in_the_future(session, factories, monkeypatch):
+    import random
+
+    from surveys import demo
+
+    service = factories.request(client=factories.client(), professional=factories.professional(),
+                                day=date.today() - timedelta(days=2))
+    service.status, service.end_at = RequestStatus.DONE, datetime.combine(
+        date.today() - timedelta(days=2), datetime.min.time()) + timedelta(hours=20)
+    session.flush()
+    early = datetime.combine(date.today(), datetime.min.time()) + timedelta(hours=2)
+    monkeypatch.setattr(demo, "utcnow", lambda: early)  # the demo opens at two in the morning
+
+    demo.seed_demo(session, today=date.today(), rng=random.Random(1), config={})
+
+    answered = session.scalars(sa.select(Survey.answered_at)).all()
+    assert answered and max(answered) <= early

@@ -4,12 +4,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import current_app, flash, g, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.babel import gettext as admin_gettext
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
-from flask_admin.helpers import get_redirect_target
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -22,7 +20,7 @@ from backoffice.admin.base import SecureModelView, commit_or_flash
 from backoffice.admin.fastlist import FastListView
 from backoffice.admin.forms import language_choices
 from backoffice.admin.listing import label
-from backoffice.admin.urls import endpoint_url, parse_id
+from backoffice.admin.urls import parse_id
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
 from backoffice.db import db
 from backoffice.geo import zone_for
@@ -299,11 +297,9 @@ class ClientView(page.PersonActionsMixin, FastListView, SecureModelView):
     @expose("/details/")
     def details_view(self):
         """The client's page: contact, balance, invoices, bookings, cases, and the timeline."""
-        return_url = get_redirect_target() or endpoint_url(self, ".index_view")
-        model = self.get_one(request.args.get("id", ""))
+        model, return_url = self._page_model()
         if model is None:
-            flash(admin_gettext("Record does not exist."), "error")
-            return redirect(return_url)
+            return return_url
         session = db.session
         urls = page.record_urls()
         kinds, cursor = page.timeline_args(timeline.CLIENT_KINDS)
@@ -350,12 +346,9 @@ class ClientView(page.PersonActionsMixin, FastListView, SecureModelView):
     @expose("/cancel/", methods=("POST",))
     def cancel_booking(self):
         """Cancel one of the client's bookings with a reason from the list."""
-        person_id = parse_id(request.form.get("id", ""))
-        if not self.can_write():
-            return self._refuse_read_only(person_id)
-        model = self._person_or_back()
-        if model is None:
-            return redirect(url_for(".index_view"))
+        model, refused = self._acting_on()
+        if refused:
+            return refused
         booking_id = parse_id(request.form.get("booking", ""))
         booking = db.session.get(ServiceRequest, booking_id) if booking_id else None
         if booking is None:

@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.babel import gettext as admin_gettext
+from flask_admin.helpers import get_redirect_target
 from flask_babel import format_currency, get_locale, get_timezone, gettext, lazy_gettext
 from markupsafe import Markup, escape
 
 from backoffice import timeline
 from backoffice.admin.base import HIDDEN_CHANGES, commit_or_flash, render_changes
-from backoffice.admin.urls import parse_id
+from backoffice.admin.urls import endpoint_url, parse_id
 from backoffice.db import db
 from backoffice.i18n import in_context
 from backoffice.optional import optional_module
@@ -341,11 +342,26 @@ _ACTOR_SOURCES = frozenset({"interaction", "audit_client", "audit_booking", "aud
                             "vetting", "article"})
 
 
+def _internal_only(e: timeline.Entry) -> bool:
+    """Tell an update of the person that changed only internal columns (a Stripe customer id
+    set): it would read "changed" and nothing else."""
+    if e.src not in ("audit_client", "audit_professional") or e.title != "update" or not e.body:
+        return False
+    try:
+        changes = json.loads(e.body)
+    except ValueError:
+        return False
+    return isinstance(changes, dict) and bool(changes) and not {
+        k for k in shown_changes(e.src, changes) if k not in HIDDEN_CHANGES}
+
+
 def timeline_rows(page: timeline.Page, urls: dict) -> Markup:
     """Return a timeline page's entries as the table's rows, as the reader reads them."""
     w, tz = words(), zone()
     rows = []
     for e in page.entries:
+        if _internal_only(e):
+            continue
         what, href = _what(e, urls, w)
         who = e.actor or "" if e.src in _ACTOR_SOURCES else ""
         kind = escape(e.kind)
@@ -460,24 +476,33 @@ class PersonActionsMixin:
 
     person_arg = "client"
 
-    def _person_row(self):
-        """Return the person the form names as a model instance (the services change it)."""
+    def _acting_on(self):
+        """Return (the person the form names, None), or (None, the redirect that refuses)."""
         person_id = parse_id(request.form.get("id", ""))
+        if not self.can_write():
+            return None, self._refuse_read_only(person_id)
         person = db.session.get(self.model, person_id) if person_id else None
         if person is None:
             flash(admin_gettext("Record does not exist."), "error")
-        return person
+            return None, redirect(url_for(".index_view"))
+        return person, None
+
+    def _page_model(self):
+        """Return (the record the page shows, its return url), or (None, the redirect)."""
+        return_url = get_redirect_target() or endpoint_url(self, ".index_view")
+        model = self.get_one(request.args.get("id", ""))
+        if model is None:
+            flash(admin_gettext("Record does not exist."), "error")
+            return None, redirect(return_url)
+        return model, return_url
 
     @expose("/reminders/", methods=("POST",))
     def set_reminders(self):
         """Turn the person's reminders on or off (notifications.service.set_reminders)."""
-        person_id = parse_id(request.form.get("id", ""))
-        if not self.can_write():
-            return self._refuse_read_only(person_id)
+        person, refused = self._acting_on()
         service = optional_module("notifications.service")
-        person = self._person_row()
-        if person is None or service is None:
-            return redirect(url_for(".index_view"))
+        if refused or service is None:
+            return refused or redirect(url_for(".index_view"))
         enabled = request.form.get("enabled") == "1"
         commit_or_flash(
             lambda: service.set_reminders(session=db.session, person=person, enabled=enabled),
@@ -487,25 +512,15 @@ class PersonActionsMixin:
     @expose("/mail-works/", methods=("POST",))
     def clear_bounce(self):
         """Mark the person's address as working again: mails and reminders go to it."""
-        person_id = parse_id(request.form.get("id", ""))
-        if not self.can_write():
-            return self._refuse_read_only(person_id)
-        person = self._person_row()
-        if person is None:
-            return redirect(url_for(".index_view"))
+        person, refused = self._acting_on()
+        if refused:
+            return refused
         commit_or_flash(lambda: interactions.clear_email_failing(db.session, person=person),
                         gettext("The address is marked as working again."))
         return redirect(url_for(".details_view", id=person.id, _anchor="contact"))
 
-    def _person_or_back(self):
-        person = self.get_one(request.form.get("id", ""))
-        if person is None:
-            flash(admin_gettext("Record does not exist."), "error")
-        return person
-
     def _back(self, person_id):
-        anchor = "timeline"
-        return redirect(url_for(".details_view", id=person_id, _anchor=anchor))
+        return redirect(url_for(".details_view", id=person_id, _anchor="timeline"))
 
     def _refuse_read_only(self, person_id):
         flash(gettext("Your role can read this page but not act on it."), "error")
@@ -514,12 +529,9 @@ class PersonActionsMixin:
 
     @expose("/call/", methods=("POST",))
     def log_call(self):
-        person_id = parse_id(request.form.get("id", ""))
-        if not self.can_write():
-            return self._refuse_read_only(person_id)
-        person = self._person_or_back()
-        if person is None:
-            return redirect(url_for(".index_view"))
+        person, refused = self._acting_on()
+        if refused:
+            return refused
         form = request.form
 
         def call():
@@ -535,12 +547,9 @@ class PersonActionsMixin:
 
     @expose("/note/", methods=("POST",))
     def write_note(self):
-        person_id = parse_id(request.form.get("id", ""))
-        if not self.can_write():
-            return self._refuse_read_only(person_id)
-        person = self._person_or_back()
-        if person is None:
-            return redirect(url_for(".index_view"))
+        person, refused = self._acting_on()
+        if refused:
+            return refused
         commit_or_flash(lambda: interactions.write_note(
             db.session, body=request.form.get("body"), staff=g.user,
             now=datetime.now(UTC).replace(tzinfo=None), **{self.person_arg: person}),

@@ -4,12 +4,10 @@ import functools
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, request
+from flask import current_app
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.babel import gettext as admin_gettext
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
-from flask_admin.helpers import get_redirect_target
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from wtforms import FloatField, SelectMultipleField
@@ -20,7 +18,6 @@ from backoffice.admin import person as page
 from backoffice.admin.base import SecureModelView
 from backoffice.admin.forms import choices, language_choices, weekday_choices
 from backoffice.admin.listing import label
-from backoffice.admin.urls import endpoint_url
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
 from backoffice.db import db
 from backoffice.geo import zone_for
@@ -197,11 +194,9 @@ class ProfessionalView(page.PersonActionsMixin, SecureModelView):
     def details_view(self):
         """The professional's page: today's route, coming services, shifts and time off,
         documents, incidents, cases, satisfaction, vetting history and the timeline."""
-        return_url = get_redirect_target() or endpoint_url(self, ".index_view")
-        model = self.get_one(request.args.get("id", ""))
+        model, return_url = self._page_model()
         if model is None:
-            flash(admin_gettext("Record does not exist."), "error")
-            return redirect(return_url)
+            return return_url
         session = db.session
         urls = page.record_urls()
         today = date.today()

@@ -64,6 +64,25 @@ def test_internal_columns_are_never_on_the_page(client, session, factories, logg
         assert internal not in page, internal
 
 
+def test_an_update_of_internal_columns_only_is_not_a_line_of_the_story(client, session,
+                                                                       factories, logged_in):
+    story = a_client_with_a_story(session, factories)
+    before = client_changes(client, story, logged_in)
+    story.client.stripe_customer_id = "cus_internal42"  # the audit trail records it
+    session.flush()
+    story.client.phone = "+34 600 99 88 77"
+    session.flush()
+    after = client_changes(client, story, None)
+    assert len(after) == len(before) + 1 and "600 99 88 77" in after[0]
+
+
+def client_changes(client, story, logged_in) -> list[str]:
+    if logged_in:
+        logged_in("ops_agent")
+    page = client.get(_url(story) + "&kind=change").get_data(as_text=True)
+    return re.findall(r'<tr data-kind="change">.*?</tr>', page, re.S)
+
+
 def test_kind_filter_and_pages_on_the_page(client, session, factories, logged_in):
     story = a_client_with_a_story(session, factories)
     logged_in("ops_agent")

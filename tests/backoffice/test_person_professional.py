@@ -29,6 +29,7 @@ def test_the_page_tells_the_professionals_story(client, session, factories, logg
                  expires_on=today - timedelta(days=2)),
         Application(professional_id=pro.id, stage=Stage.APPROVED),
     ])
+    pro.rating = 4.5
     session.flush()
     user = logged_in("ops_agent")
     _spanish(session, user)
@@ -39,7 +40,8 @@ def test_the_page_tells_the_professionals_story(client, session, factories, logg
     assert f'data-booking="{story.coming.id}"' not in page.split('id="coming-services"')[1].split(
         "</table>")[0]  # cancelled: not a coming service
     assert "caducado" in page.split('id="document-list"')[1]
-    assert "Media 2.0/5 sobre 1 respuestas" in page
+    assert "Media 2,0/5 sobre 1 respuestas" in page  # a Spanish reader's decimal comma
+    assert "<td><b>Valoración</b></td><td>4,5</td>" in page
     assert "Llegó una hora tarde" in page  # the incident
     assert "<tr><td><b>Estado</b></td><td>aprobado</td></tr>" in page
     assert "Historial" in page and 'id="log-call"' in page

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from flask import Flask, g, redirect, request, url_for
 from flask_admin import Admin
+from flask_admin import babel as admin_babel
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import format_date, refresh
 from flask_babel import lazy_gettext as _l
@@ -22,6 +23,10 @@ from backoffice.i18n import compiled_admin_translations, in_context, weekday_dat
 def install(app: Flask, csrf: CSRFProtect) -> None:
     """Mount the panel on app: CSRF, login, guards, templates' helpers, views and routes."""
     app.config["ADMIN_TRANSLATIONS"] = compiled_admin_translations(Path(app.instance_path))
+    # Flask-Babel merges a domain's directories in order, the last one winning, and Flask-Admin
+    # reads its packaged catalogue after translations_path: its "Salvar" beat our "Guardar".
+    # Ours is compiled from Flask-Admin's own sources plus our wording, so it is read alone.
+    admin_babel.domain._translation_directories = [app.config["ADMIN_TRANSLATIONS"]]
     csrf.init_app(app)
     app.jinja_env.globals.update(
         get_locale=select_locale, format_date=format_date, cached_part=cached_part,

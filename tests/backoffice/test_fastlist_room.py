@@ -260,3 +260,16 @@ def test_no_module_outside_the_room_imports_a_private_flask_admin_name():
         if names:
             found[str(rel)] = names
     assert found == {}, f"only backoffice/admin/fastlist/ may import these: {found}"
+
+
+def test_the_private_babel_attribute_the_panel_sets_is_still_what_the_domain_reads():
+    """backoffice.panel sets flask_admin.babel.domain._translation_directories so that only our
+    compiled catalogue is read; a Flask-Babel that stops reading it would bring "Salvar" back."""
+    import inspect
+
+    from flask_admin import babel as admin_babel
+    from flask_babel import Domain
+
+    assert hasattr(admin_babel.domain, "_translation_directories")
+    assert "self._translation_directories" in inspect.getsource(
+        Domain.translation_directories.fget)

@@ -192,6 +192,13 @@ def test_flask_admins_own_messages_are_in_spanish(client, session, make_user, lo
     assert "No se pudo crear el registro." in text and "Failed to create record." not in text
 
 
+def test_our_wording_of_flask_admins_messages_wins_over_its_packaged_one(client, session,
+                                                                       make_user, login):
+    assert login(make_user("ops_agent", locale="es")).status_code == 302
+    page = client.get("/admin/client/new/").get_data(as_text=True)
+    assert 'value="Guardar"' in page and "Salvar" not in page  # the package says "Salvar"
+
+
 def test_a_refused_bulk_change_says_why_in_the_readers_language(client, session, make_user,
                                                                  login, factories):
     done = factories.request(status=RequestStatus.DONE)

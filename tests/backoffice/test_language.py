@@ -255,3 +255,10 @@ def test_the_greeting_follows_the_hour_in_madrid(app, utc, spanish):
     with app.test_request_context(), force_locale("es"):
         moment = datetime.fromisoformat(utc).replace(tzinfo=UTC)
         assert greeting("Ana", moment) == spanish
+
+
+def test_an_error_page_is_titled_in_the_readers_language(client, session, make_user, login):
+    assert login(make_user("finance", locale="es")).status_code == 302
+    resp = client.get("/admin/no-such-page/")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 404 and "<title>404 · Administración</title>" in page

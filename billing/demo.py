@@ -76,10 +76,10 @@ def seed_demo(session: Session, *, today: date, rng: random.Random, config) -> N
     uncollectible = [inv for inv in invoices if inv.status.value == "uncollectible"]
     if carmen and jorge and len(uncollectible) >= 2:
         service.propose_write_off(session, invoice=uncollectible[0], user=carmen,
-                                  reason="client moved abroad, no answer (demo)")
+                                  reason="se fue al extranjero y no contesta")
         service.approve_write_off(session, invoice=uncollectible[0], user=jorge)
         service.propose_write_off(session, invoice=uncollectible[1], user=carmen,
-                                  reason="deceased; estate has no assets (demo)")
+                                  reason="fallecido; la herencia no tiene bienes")
     calls.seed_script(session)  # the call list's script, editable in ES and EN
     session.flush()
 
@@ -97,8 +97,8 @@ def _people_act(session: Session, invoices: list[Invoice], *, day: date, today: 
                                    received_on=day)
         elif inv.id % 11 == 0 and overdue == 2:
             service.pause(session, invoice=inv, kind="dispute", until=None,
-                          reason="says the cleaner did not come (demo)")
+                          reason="dice que la limpiadora no vino")
         elif inv.id % 13 == 0 and overdue == 8:
             service.pause(session, invoice=inv, kind="promise",
                           until=max(day + timedelta(days=rng.randint(3, 8)), today),
-                          reason="will pay at the end of the month (demo)")
+                          reason="pagará a final de mes")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from assignment import service
 from assignment.models import CoverageSnapshot, RunKind
+from backoffice import notes
 from backoffice.models import Client, Professional, RequestStatus, ServiceRequest, WorkingShift
 
 # (days ahead, skill, window start, window end, minutes): outside every shift on purpose, so
@@ -73,7 +74,7 @@ def seed_demo(session: Session, *, today: date, rng: random.Random, config) -> N
     run = service.run_plan(session, start=today, now=now, kind=RunKind.DEMO,
                            time_limit_s=float(config.get("DEMO_PLAN_TIME_LIMIT_S", 20.0)),
                            config=config)
-    run.note = "demo: the seed's naive bookings (skills and shifts ignored) re-planned"
+    run.note = notes.keyed("demo: the seed's naive bookings (skills and shifts ignored) re-planned")
     diff = service.publish(session, run=run)
     # the core seed books more than 60 professionals can do; the demo keeps a few at risk
     _trim_demand(session, diff, keep=6, spare=spare)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from assignment import runs, service
 from assignment.models import PlanRun, RunKind, RunStatus
-from backoffice import clock
+from backoffice import clock, notes
 from backoffice.db import is_postgres
 from backoffice.i18n import for_team
 from backoffice.models import (
@@ -68,8 +68,9 @@ def replan_affected(*, session: Session, now: datetime, config) -> dict:
         time_limit_s=float(config.get("REPLAN_TIME_LIMIT_S", 3.0)))
     if run.status == RunStatus.QUEUED:  # not started yet: it repairs these too
         run.affected = sorted({*(run.affected or ()), *ids})
-        run.note = "services whose professional became unavailable: " + ", ".join(
-            f"#{i}" for i in run.affected)
+        run.note = notes.keyed(  # worded for each reader on the run's page
+            "services whose professional became unavailable: %(ids)s",
+            ids=", ".join(f"#{i}" for i in run.affected))
         session.flush()
     return {"affected": len(ids), "run": run.id, "joined": joined}
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from assignment.models import PlanRun, RunKind, RunStatus
-from backoffice import audit
+from backoffice import audit, notes
 from backoffice.db import is_postgres, utcnow
 from backoffice.i18n import Refusal
 
@@ -127,7 +127,7 @@ def request_run(
         entity="plan_run",
         entity_id=run.id,
         changes={"days": days, "time_limit_s": time_limit_s, "kind": kind.value},
-        note=f"retry of run #{retry_of.id}" if retry_of is not None else None,
+        note=notes.keyed("retry of run #%(id)d", id=retry_of.id) if retry_of is not None else None,
     )
     dispatch(run, config)
     return run, False
@@ -160,7 +160,8 @@ def start(session: Session, *, run: PlanRun, worker: str, now: datetime | None =
     run.started_at = run.heartbeat_at = now
     run.worker = worker[:120]
     run.progress = {"stage": "building"}
-    transition(session, run=run, to=RunStatus.RUNNING, action="start_plan_run", note=worker)
+    transition(session, run=run, to=RunStatus.RUNNING, action="start_plan_run",
+               note=notes.keyed("taken by the worker %(worker)s", worker=worker[:200]))
     return True
 
 
@@ -210,7 +211,7 @@ def complete(
         with session.begin_nested():
             diff = plans.publish(session, run=run)
     except Refusal as exc:  # services changed while it was solving: it stays a draft
-        run.note = _add_note(run.note, f"not published: {exc}")
+        run.note = _add_note(run.note, notes.refusal("not published: %(reason)s", exc))
         session.flush()
         return None
     from assignment import jobs  # what each kind of run does once published
@@ -223,7 +224,8 @@ def fail(session: Session, *, run: PlanRun, reason: str, now: datetime | None = 
     """Mark a queued or running run failed, with the reason the agent reads."""
     run.error = reason[:2000]
     run.finished_at = now or utcnow()
-    transition(session, run=run, to=RunStatus.FAILED, action="fail_plan_run", note=reason[:500])
+    transition(session, run=run, to=RunStatus.FAILED, action="fail_plan_run",
+               note=_failure_note(reason))
 
 
 def request_stop(session: Session, *, run: PlanRun, now: datetime | None = None) -> PlanRun:
@@ -245,7 +247,7 @@ def request_stop(session: Session, *, run: PlanRun, now: datetime | None = None)
             run=run,
             to=RunStatus.DISCARDED,
             action="stop_plan_run",
-            note="stopped before a worker took it",
+            note=notes.keyed("stopped before a worker took it"),
         )
     session.flush()
     audit.record(session, action="stop_plan_run", entity="plan_run", entity_id=run.id)
@@ -341,3 +343,14 @@ def queue_position(session: Session, *, run: PlanRun) -> int:
 
 def _add_note(note: str | None, text: str) -> str:
     return f"{note}\n{text}" if note else text
+
+
+def _failure_note(reason: str) -> str:
+    """Return why a run failed as its audit row keeps it: worded per reader (backoffice.notes);
+    an engine's own words stay in run.error, for the worker's log."""
+    if reason == WORKER_LOST:
+        return notes.keyed("the worker stopped answering")
+    if reason == NO_WORKER:
+        return notes.keyed("no worker took it in time")
+    kind = reason.removeprefix("engine: ").split(":", 1)[0][:100] or "?"
+    return notes.keyed("the engine stopped with an error (%(kind)s)", kind=kind)

@@ -7,7 +7,8 @@ answered surveys over two years; refreshes the summary tables in full (timed), t
 - for each period the page offers (4 to 52 weeks up to the bench's now): the page's p50/p95
   server time (in-process WSGI, logged in as an ops agent), the same report computed from raw
   rows in the same run (figures.rollup + report), and whether both give the same figures,
-- the page for a period the refresh did not store (summed from the weeks' rows per view),
+- the page for a period the refresh did not store (summed from the weeks' rows per view, its
+  weekly series read row by row),
 - an incremental refresh with nothing changed, and one after 1,000 cases changed,
 - the load average (the machine may be shared).
 
@@ -215,7 +216,7 @@ def sizes(url: str) -> dict:
     with engine.connect() as conn:
         out = {t: _scalar(conn, f'SELECT count(*) FROM "{t}"') for t in (
             "case", "case_state_visit", "case_tag", "case_article", "interaction",
-            "service_request", "audit_event", "survey", "figure_week", "figure_span")}
+            "service_request", "audit_event", "survey", "figure_week", "figure_period")}
     engine.dispose()
     return out
 
@@ -300,7 +301,7 @@ def main() -> None:
                 f"{p95:5.1f} ms (goal p95 <= {GOAL_MS:.0f} ms: "
                 f"{'met' if p95 <= GOAL_MS else 'NOT met'}); Python CPU p50 "
                 f"{_ms(cpu)[0]:4.1f} ms, p95 {_ms(cpu)[1]:4.1f} ms; stored period read: "
-                f"{'yes' if source.used_spans else 'no'}")
+                f"{'yes' if source.used_stored else 'no'}")
         if raw:
             r50, _ = _ms(raw)
             line += (f"; same figures from raw rows {r50 / 1000:6.1f} s ({r50 / p50:,.0f}x); "

@@ -7,10 +7,9 @@ def number(value: float | None, decimals: int = 0, *, lang: str = "es") -> str:
     """Return value with thousands grouped and the reader's decimal mark ("—" for None)."""
     if value is None:
         return "—"
-    text = f"{value:,.{decimals}f}"
-    if lang == "es":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return text
+    if lang == "es":  # grouped with "_" first: then two swaps (a page formats thousands)
+        return f"{value:_.{decimals}f}".replace(".", ",").replace("_", ".")
+    return f"{value:,.{decimals}f}"
 
 
 def percent(share: float | None, *, lang: str = "es", decimals: int = 1) -> str:

@@ -1,11 +1,12 @@
 """Summary tables of the figures page: one row per week, figure and dimension value, and one
-per offered period, figure and dimension value.
+per offered period.
 
 A week's row holds counts and sums (and, for durations, a histogram of bucketed values and its
 percentiles) so that any span of weeks adds up by summing rows and percentiles come out of the
 summed histograms. Summing a year of histograms per view is too slow for the page, so the
-refresh also stores each offered period ending at the current week whole (figure_span), its
-percentiles already read. The jobs rewrite both (figures.service.refresh); the page only reads.
+refresh also stores each offered period ending at the current week whole in one row
+(figure_period): its weekly series, its sums with their percentiles already read, and its
+rankings. The jobs rewrite them (figures.service.refresh); the page only reads.
 """
 
 from datetime import date, datetime
@@ -44,27 +45,32 @@ class FigureWeek(Base):
     )
 
 
-class FigureSpan(Base):
-    """One offered period (the weeks up to last_week) summed: what the page's tables show."""
+class FigurePeriod(Base):
+    """One offered period ending at the current week, whole: what the page shows of it.
 
-    __tablename__ = "figure_span"
+    The page would otherwise sum a year of histograms per view, and read some forty rows per
+    week of the period (a year: two thousand) for its charts; stored whole, a period of any
+    length is one row. All three are read from figure_week by the refresh (figures.spans):
+
+    - series: the charts' and weekly tables' rows (those report.is_weekly names) week by week,
+      from the week before the period (the movers compare its first week with it) to
+      last_week: [[metric, dim, key, [cell of each week]], ...]; a cell is [n, hits, total,
+      total2, p50, p90], or null where figure_week has no row;
+    - sums: the period's tables (report.PERIOD_DIMS) summed, percentiles read from the summed
+      histograms: [[metric, dim, key, n, hits, total, total2, p50, p90], ...];
+    - rankings: each of report.RANKINGS, the professionals it lists in order:
+      {name: [[key, part, whole], ...]}.
+
+    refreshed_at is the refresh's moment (the page says how old its figures are).
+    """
+
+    __tablename__ = "figure_period"
 
     last_week: Mapped[date] = mapped_column(primary_key=True)
     weeks: Mapped[int] = mapped_column(primary_key=True)
-    metric: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
-    # As figure_week, without "all" and "age" (the page reads those week by week); a
-    # professional has a row only if one of the page's rankings lists them.
-    dim: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
-    n: Mapped[int] = mapped_column(default=0)
-    hits: Mapped[int] = mapped_column(default=0)
-    total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-    total2: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-    p50: Mapped[int | None]
-    p90: Mapped[int | None]
-    # A professional's place (1 first) in the lowest and the highest of the metric's ranking.
-    rank_low: Mapped[int | None]
-    rank_high: Mapped[int | None]
+    series: Mapped[list] = mapped_column(sa.JSON)
+    sums: Mapped[list] = mapped_column(sa.JSON)
+    rankings: Mapped[dict] = mapped_column(sa.JSON)
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,23 +2,25 @@
 
 build() takes a source of summary rows: StoredSource reads the summary tables (what the page
 uses), MemorySource holds rows figures.rollup just computed from raw records (what the
-benchmark and the tests compare with). Both give the same report. The weekly series come from
-one row per week and figure; the period's tables (agents, categories, skills, rankings) from
-figure_span when the refresh stored that period, else by summing the weeks' rows (slow on a
-large desk: a year of histograms). Values are plain numbers and keys (staff and professional
-ids, category codes, tags, skills); names and formats are the page's business.
+benchmark and the tests compare with). Both give the same report. A period the refresh stored
+(each offered one ending at the current week) is one figure_period row: its weekly series
+(charts and weekly tables), its tables' sums (agents, categories, skills) and its rankings.
+Any other is read from one figure_week row per week and figure, and its tables summed from the
+weeks' rows (slow on a large desk: a year of histograms). Values are plain numbers and keys
+(staff and professional ids, category codes, tags, skills); names and formats are the page's
+business.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from figures import buckets
-from figures.models import FigureSpan, FigureWeek
+from figures.models import FigurePeriod, FigureWeek
 from figures.rollup import AGE_BUCKETS, Acc
 
 # The periods the page offers, in weeks up to the chosen one; the refresh stores each whole.
@@ -76,7 +78,8 @@ def rank(sums: dict[str, tuple[int, int]], *, min_whole: int, descending: bool,
     return kept[:limit]
 
 
-def _weekly_where(t):
+def weekly_where(t):
+    """Return the condition on figure_week's columns t of the rows read week by week."""
     return sa.or_(t.dim.in_(WEEKLY_DIMS), sa.and_(t.metric == "cases", t.dim.in_(ISSUE_DIMS)))
 
 
@@ -85,55 +88,72 @@ def is_weekly(metric: str, dim: str) -> bool:
     return dim in WEEKLY_DIMS or (metric == "cases" and dim in ISSUE_DIMS)
 
 
+def _by_week(first: date, last: date, rows: Iterable[tuple]) -> dict[tuple, list]:
+    """Return rows (week, metric, dim, key, Figure) as {(metric, dim, key): [Figure or None of
+    each week from first to last]}."""
+    count = (last - first).days // 7 + 1
+    out: dict[tuple, list] = {}
+    for week, metric, dim, key, fig in rows:
+        cells = out.get((metric, dim, key))
+        if cells is None:
+            cells = out[(metric, dim, key)] = [None] * count
+        cells[(week - first).days // 7] = fig
+    return out
+
+
 class StoredSource:
     """Summary rows as the refresh stored them."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.used_spans: bool | None = None  # whether the last period came from figure_span
+        self.used_stored: bool | None = None  # whether the last period came from figure_period
+        self.refreshed_at: datetime | None = None  # the stored period's refresh, when read
+        self._stored: dict[tuple, tuple | None] = {}
 
-    def weekly(self, first: date, last: date) -> list[tuple]:
+    def _period_row(self, last: date, weeks: int):
+        """Return the stored period's row (read once for the weekly figures and the sums)."""
+        if (last, weeks) not in self._stored:
+            p = FigurePeriod.__table__.c
+            self._stored[(last, weeks)] = self.session.execute(
+                sa.select(p.series, p.sums, p.rankings, p.refreshed_at)
+                .where(p.last_week == last, p.weeks == weeks)).first()
+        row = self._stored[(last, weeks)]
+        self.used_stored = row is not None
+        if row is not None:
+            self.refreshed_at = row.refreshed_at
+        return row
+
+    def weekly(self, first: date, last: date) -> dict[tuple, list]:
+        """Return the figures read week by week from first (the week before a period ending at
+        last) to last: {(metric, dim, key): [Figure or None of each week]}."""
+        stored = self._period_row(last, (last - first).days // 7)
+        if stored is not None:
+            new = tuple.__new__
+            return {(m, d, k): [None if c is None else new(Figure, c) for c in cells]
+                    for m, d, k, cells in stored.series}
         t = FigureWeek.__table__.c
-        return [(w, m, d, k, Figure(n, hits, int(total), int(total2), p50, p90))
-                for w, m, d, k, n, hits, total, total2, p50, p90 in self.session.execute(
-                    sa.select(t.week, t.metric, t.dim, t.key, t.n, t.hits, t.total, t.total2,
-                              t.p50, t.p90)
-                    .where(t.week >= first, t.week <= last, _weekly_where(t)))]
+        return _by_week(first, last, (
+            (w, m, d, k, Figure(n, hits, int(total), int(total2), p50, p90))
+            for w, m, d, k, n, hits, total, total2, p50, p90 in self.session.execute(
+                sa.select(t.week, t.metric, t.dim, t.key, t.n, t.hits, t.total, t.total2,
+                          t.p50, t.p90)
+                .where(t.week >= first, t.week <= last, weekly_where(t))).all()))
 
     def period(self, weeks: list[date]) -> tuple[dict, dict]:
         """Return the period's figures and rankings: stored whole if the refresh kept them."""
-        stored = self._span(weeks)
-        self.used_spans = stored is not None
-        return stored if stored is not None else self._summed(weeks)
-
-    def _span(self, weeks: list[date]) -> tuple[dict, dict] | None:
-        s = FigureSpan.__table__.c
-        rows = self.session.execute(
-            sa.select(s.metric, s.dim, s.key, s.n, s.hits, s.total, s.total2, s.p50, s.p90,
-                      s.rank_low, s.rank_high)
-            .where(s.last_week == weeks[-1], s.weeks == len(weeks))).all()
-        if not rows:
-            return None
-        period: dict[tuple, Figure] = {}
-        placed: dict[str, list] = {name: [] for name in RANKINGS}
-        for metric, dim, key, n, hits, total, total2, p50, p90, low, high in rows:
-            fig = Figure(n, hits, int(total), int(total2), p50, p90)
-            if dim != RANKED_DIM:
-                period[(metric, dim, key)] = fig
-                continue
-            for name, (ranked, part, whole, descending, _) in RANKINGS.items():
-                place = high if descending else low
-                if ranked == metric and place is not None:
-                    placed[name].append((place, key, getattr(fig, part), getattr(fig, whole)))
-        return period, {name: [(k, p, w) for _, k, p, w in sorted(found)]
-                        for name, found in placed.items()}
+        stored = self._period_row(weeks[-1], len(weeks))
+        if stored is None:
+            return self._summed(weeks)
+        new = tuple.__new__
+        return ({(m, d, k): new(Figure, values) for m, d, k, *values in stored.sums},
+                {name: [tuple(r) for r in rows] for name, rows in stored.rankings.items()})
 
     def _summed(self, weeks: list[date]) -> tuple[dict, dict]:
         t = FigureWeek.__table__.c
         first, last = weeks[0], weeks[-1]
         period = summed(self.session.execute(
             sa.select(t.metric, t.dim, t.key, t.n, t.hits, t.total, t.total2, t.hist)
-            .where(t.week >= first, t.week <= last, t.dim.in_(PERIOD_DIMS))))
+            .where(t.week >= first, t.week <= last, t.dim.in_(PERIOD_DIMS))).all())
         rankings = {}
         for name, (metric, part, whole, descending, min_whole) in RANKINGS.items():
             p, w = sa.func.sum(t[part]), sa.func.sum(t[whole])
@@ -154,11 +174,12 @@ class MemorySource:
     def __init__(self, rows: list[dict]) -> None:
         self._rows = rows
 
-    def weekly(self, first: date, last: date) -> list[tuple]:
-        return [(r["week"], r["metric"], r["dim"], r["key"],
-                 Figure(r["n"], r["hits"], r["total"], r["total2"], r["p50"], r["p90"]))
-                for r in self._rows
-                if first <= r["week"] <= last and is_weekly(r["metric"], r["dim"])]
+    def weekly(self, first: date, last: date) -> dict[tuple, list]:
+        return _by_week(first, last, (
+            (r["week"], r["metric"], r["dim"], r["key"],
+             Figure(r["n"], r["hits"], r["total"], r["total2"], r["p50"], r["p90"]))
+            for r in self._rows
+            if first <= r["week"] <= last and is_weekly(r["metric"], r["dim"])))
 
     def period(self, weeks: list[date]) -> tuple[dict, dict]:
         first, last = weeks[0], weeks[-1]
@@ -188,37 +209,43 @@ def build(source, *, weeks: list[date]) -> dict:
     """Return every figure of the page for the given consecutive weeks (Mondays)."""
     first, last = weeks[0], weeks[-1]
     prior = first - timedelta(weeks=1)  # the movers of the first week compare with it
-    data = {(w, m, d, k): fig for w, m, d, k, fig in source.weekly(prior, last)}
+    data = source.weekly(prior, last)  # each figure's weeks: prior first, then weeks
     period, rankings = source.period(weeks)
+    none = [None] * (len(weeks) + 1)
 
-    def at(week, metric, dim="all", key="") -> Figure:
-        return data.get((week, metric, dim, key)) or EMPTY
+    def series(metric, dim="all", key="") -> list:
+        return data.get((metric, dim, key)) or none
 
+    csats, slas, fills, cancels, no_shows, utils, first_responses, resolutions, calls, works, \
+        backlogs, fill_times, cases = (series(m) for m in (
+            "csat", "sla", "fill", "cancel", "no_show", "utilisation", "first_response",
+            "resolution", "calls", "case_work", "backlog", "time_to_fill", "cases"))
+    ages = [(a, series("backlog", "age", str(a))) for a in AGE_BUCKETS]
     weekly = []
-    for w in weeks:
-        csat, sla = at(w, "csat"), at(w, "sla")
-        fill, cancel, no_show, util = (at(w, m) for m in ("fill", "cancel", "no_show",
-                                                         "utilisation"))
+    for i, w in enumerate(weeks, 1):
+        csat, sla = csats[i] or EMPTY, slas[i] or EMPTY
+        fill, cancel = fills[i] or EMPTY, cancels[i] or EMPTY
+        no_show, util = no_shows[i] or EMPTY, utils[i] or EMPTY
         weekly.append({
             "week": w,
             "csat_n": csat.n, "csat": rate(csat.hits, csat.n),
-            "first_response": _durations(at(w, "first_response")),
-            "resolution": _durations(at(w, "resolution")),
+            "first_response": _durations(first_responses[i] or EMPTY),
+            "resolution": _durations(resolutions[i] or EMPTY),
             "sla_n": sla.n, "sla": rate(sla.hits, sla.n),
-            "calls": _calls(at(w, "calls")),
-            "case_work": _durations(at(w, "case_work")),
-            "backlog": at(w, "backlog").n,
-            "backlog_ages": {a: at(w, "backlog", "age", str(a)).n for a in AGE_BUCKETS},
+            "calls": _calls(calls[i] or EMPTY),
+            "case_work": _durations(works[i] or EMPTY),
+            "backlog": (backlogs[i] or EMPTY).n,
+            "backlog_ages": {a: (cells[i] or EMPTY).n for a, cells in ages},
             "asked": fill.n, "covered": fill.hits, "fill": rate(fill.hits, fill.n),
             "booked_cents": fill.total, "asked_cents": fill.total2,
-            "time_to_fill": _durations(at(w, "time_to_fill")),
+            "time_to_fill": _durations(fill_times[i] or EMPTY),
             "requests": cancel.n, "cancelled": cancel.hits,
             "cancel": rate(cancel.hits, cancel.n),
             "took_place": no_show.n, "no_shows": no_show.hits,
             "no_show": rate(no_show.hits, no_show.n),
             "booked_minutes": util.total, "shift_minutes": util.total2,
             "utilisation": rate(util.total, util.total2),
-            "cases": at(w, "cases").n,
+            "cases": (cases[i] or EMPTY).n,
         })
 
     def keys(dim: str, *metrics: str) -> list[str]:
@@ -265,7 +292,7 @@ def build(source, *, weeks: list[date]) -> dict:
                             for k, a, b in rankings[name]] for name in RANKINGS}
     return {"weeks": weeks, "weekly": weekly, "agents": agents, "categories": categories,
             "skills": skills, "subjects": subjects, "professionals": professionals,
-            "issues": _issues(data, period, weeks, prior)}
+            "issues": _issues(data, period, weeks)}
 
 
 def _calls(fig: Figure) -> dict:
@@ -273,23 +300,26 @@ def _calls(fig: Figure) -> dict:
             "mean": round(fig.total / fig.n) if fig.n else None, "median": fig.p50}
 
 
-def _issues(data: dict, period: dict, weeks: list[date], prior: date) -> dict:
+def _issues(data: dict, period: dict, weeks: list[date]) -> dict:
     """Categories and tags of new cases week by week, and what moved most in the last week."""
     out = {}
     for dim, top in (("category", TOP_CATEGORIES), ("tag", TOP_TAGS)):
         totals = sorted(((-a.n, k) for (m, d, k), a in period.items()
                          if m == "cases" and d == dim and a.n))
-        out[dim] = [{"key": k, "total": -neg,
-                     "weeks": [(w, (data.get((w, "cases", dim, k)) or EMPTY).n) for w in weeks]}
-                    for neg, k in totals[:top]]
+        out[dim] = []
+        for neg, k in totals[:top]:
+            cells = data.get(("cases", dim, k))
+            out[dim].append({"key": k, "total": -neg, "weeks": [
+                (w, cells[i].n if cells and cells[i] else 0) for i, w in enumerate(weeks, 1)]})
     last = weeks[-1]
     before = last - timedelta(weeks=1)
     movers = []
     for dim in ("category", "tag"):
-        seen = {k for (w, m, d, k) in data if m == "cases" and d == dim and w in (last, before)}
-        for k in seen:
-            now_n = (data.get((last, "cases", dim, k)) or EMPTY).n
-            then_n = (data.get((before, "cases", dim, k)) or EMPTY).n
+        for (m, d, k), cells in data.items():
+            if m != "cases" or d != dim or (cells[-1] is None and cells[-2] is None):
+                continue  # only what was counted in either week
+            now_n = (cells[-1] or EMPTY).n
+            then_n = (cells[-2] or EMPTY).n
             if now_n != then_n:
                 movers.append({"dim": dim, "key": k, "before": then_n, "now": now_n,
                                "change": now_n - then_n, "ratio": rate(now_n - then_n, then_n)})

@@ -29,7 +29,7 @@ from assignment.service.rows import (
     req_key,
 )
 from assignment.service.worked import without_blocks
-from backoffice import audit
+from backoffice import audit, notes
 from backoffice.db import utcnow
 from backoffice.i18n import Refusal
 from notifications import service as notices
@@ -121,10 +121,20 @@ def publish(session: Session, *, run: PlanRun, now: datetime | None = None) -> D
     run.decided_by = audit.current_actor().label
     run.diff_counts = diff.counts()
     transition(session, run=run, to=RunStatus.PUBLISHED, action="publish_plan",
-               changes=diff.counts(), note=f"score {run.score}")
+               changes=diff.counts(), note=_score_note(run.score))
     notices.sync(session=session, now=now or datetime.now(),
                  request_ids=[ch.request.id for ch in diff.changes()])
     return diff
+
+
+def _score_note(score: dict | None) -> str | None:
+    """Return the published plan's score as its audit row keeps it, worded for each reader."""
+    if not score:
+        return None
+    return notes.keyed("%(covered)s of %(requests)s services covered, %(moved)s moved, "
+                       "%(km)s km of travel", covered=score.get("covered"),
+                       requests=score.get("requests"), moved=score.get("moved"),
+                       km=score.get("travel_km"))
 
 
 def discard(session: Session, *, run: PlanRun) -> PlanRun:

@@ -6,6 +6,7 @@ from backoffice.admin.base import SecureModelView
 from backoffice.admin.billing_pages import InvoicePageMixin, ReportView, home_figures
 from backoffice.admin.billing_wording import code_name, step_name
 from backoffice.admin.fastlist import FastListView
+from backoffice.admin.form_groups import Group, grouped
 from backoffice.db import db
 from billing import web
 from billing.actions import money
@@ -102,6 +103,9 @@ class DunningStepView(SecureModelView):
                    "close_uncollectible", "active")
     column_default_sort = ("day", False)
     form_columns = column_list
+    form_rules = grouped(Group(_l("When"), "day", "active"),
+                         Group(_l("What it does"), "retry", "mail_template", "call_task",
+                               "hold_bookings", "close_uncollectible"))
     form_choices = {"mail_template": [
         ("", "—"), ("payment_failed", _l("Payment failed")), ("reminder", _l("Reminder")),
         ("final_notice", _l("Final notice")), ("account_held", _l("Account on hold"))]}

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, NumberRange
 from backoffice import audit
 from backoffice.admin.base import SecureModelView
 from backoffice.admin.cases_common import category_name, code_label, when
+from backoffice.admin.form_groups import Group, grouped
 from backoffice.admin.forms import weekday_choices
 from backoffice.db import db
 from backoffice.i18n import in_context
@@ -61,6 +62,9 @@ class SlaPolicyView(DeskConfigView):
     column_list = ("name", "priority", "category", "first_response_minutes",
                    "next_response_minutes", "resolution_minutes", "active")
     form_columns = column_list
+    form_rules = grouped(Group(_l("Applies to"), "name", "priority", "category", "active"),
+                         Group(_l("Response targets"), "first_response_minutes",
+                               "next_response_minutes", "resolution_minutes"))
     column_labels = {"first_response_minutes": _l("First response (business minutes)"),
                      "next_response_minutes": _l("Next response (business minutes)"),
                      "resolution_minutes": _l("Resolution (business minutes)")}
@@ -100,6 +104,10 @@ class MacroView(DeskConfigView):
     column_list = ("name", "kind", "set_state", "set_category", "add_tags", "active")
     form_columns = ("name", "kind", "body_es", "body_en", "set_state", "set_category",
                     "add_tags", "outcomes", "active")
+    form_rules = grouped(Group(_l("Macro"), "name", "kind", "active"),
+                         Group(_l("Text"), "body_es", "body_en"),
+                         Group(_l("What it does"), "set_state", "set_category", "add_tags",
+                               "outcomes"))
     column_searchable_list = ("name",)
     column_labels = {"kind": _l("Kind"), "body_es": _l("Text (Spanish)"),
                      "body_en": _l("Text (English)"), "set_state": _l("Sets state"),

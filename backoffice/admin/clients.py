@@ -18,6 +18,7 @@ from backoffice import timeline
 from backoffice.admin import person as page
 from backoffice.admin.base import SecureModelView, commit_or_flash
 from backoffice.admin.fastlist import FastListView
+from backoffice.admin.form_groups import Group, grouped
 from backoffice.admin.forms import language_choices
 from backoffice.admin.listing import label
 from backoffice.admin.urls import parse_id
@@ -281,6 +282,12 @@ class ClientView(page.PersonActionsMixin, FastListView, SecureModelView):
     # The Stripe customer is billing's to keep; the form neither shows nor changes it.
     form_columns = ("name", "email", "phone", "address", "lat", "lon", "language", "notes",
                     "status")
+    # Grouped as a call changes them; the coordinates sit with the address they locate (they
+    # decide the zone and the engine's travel).
+    form_rules = grouped(Group(_l("Contact"), "name", "email", "phone", "language"),
+                         Group(_l("Address"), "address", "lat", "lon"),
+                         Group(_l("Preferences and notes"), "notes"),
+                         Group(_l("Account"), "status"))
     form_choices = {"language": language_choices(LANGUAGES)}
     form_overrides = {"lat": FloatField, "lon": FloatField}
     form_args = {

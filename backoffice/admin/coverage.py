@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import abort, current_app, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -12,9 +12,12 @@ from sqlalchemy.orm import selectinload
 from assignment import runs, service
 from assignment.models import PlanRun
 from assignment.problem import parse_plan
+from backoffice import notes
 from backoffice.admin.base import SecureView, commit_or_flash
 from backoffice.admin.coverage_board import board_figures, chart
+from backoffice.admin.dates import bad_day_message, bad_moment_message
 from backoffice.admin.plan_run_progress import run_progress, when
+from backoffice.days import parse_day, parse_moment
 from backoffice.db import db
 from backoffice.geo import ZONES
 from backoffice.models import Professional, ProfessionalStatus, ServiceRequest
@@ -31,17 +34,24 @@ RULES = {
 }
 
 
-def _when(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
+def _when(value: str | None) -> datetime | None:
+    """Return the day and time typed (dd/mm/yyyy hh:mm, or ISO); None when left empty; a
+    refusal naming the field when it is no day and time."""
+    if not (value or "").strip():
         return None
-
-
-def _day(value: str | None, default: date | None = None) -> date | None:
     try:
-        return date.fromisoformat(value) if value else default
+        return parse_moment(value)
     except ValueError:
+        raise ValueError(bad_moment_message(gettext("Start"), value)) from None
+
+
+def _day(value: str | None, default: date | None, label) -> date | None:
+    """Return the day typed (dd/mm/yyyy, or ISO); a day that is none is said, naming the field,
+    and the default used."""
+    try:
+        return parse_day(value) if value else default
+    except ValueError:
+        flash(bad_day_message(str(label), value), "error")
         return default
 
 
@@ -94,7 +104,8 @@ class CoverageView(SecureView):
         diff = service.compare(db.session, plan=parse_plan(run.plan))
         reasons = {u["request"]: u for u in run.plan["unassigned"]}
         return self.render("admin/coverage_run.html", run=run, diff=diff, reasons=reasons,
-                           rules=RULES, humanise=service.humanise, when=when)
+                           rules=RULES, humanise=service.humanise, when=when,
+                           note=notes.shown(run.note))
 
     @expose("/run/<int:run_id>/progress")
     def run_progress(self, run_id: int):
@@ -159,8 +170,8 @@ class CoverageView(SecureView):
             # built in memory from the rows and solved there: nothing is flushed or written
             result = service.what_if(
                 db.session, start=today, now=datetime.now(), absent_professional=pro_id,
-                absent_from=_day(args.get("from"), today),
-                absent_to=_day(args.get("to"), _day(args.get("from"), today)),
+                absent_from=(first := _day(args.get("from"), today, _l("From"))),
+                absent_to=_day(args.get("to"), first, _l("To")),
                 spike_zone=zone if zone in ZONES else None, spike_pct=min(max(pct, 0), 300),
                 time_limit_s=float(current_app.config.get("WHAT_IF_TIME_LIMIT_S", 5.0)),
             )

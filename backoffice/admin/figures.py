@@ -4,6 +4,7 @@ Everything on the page is read from the summary rows the jobs keep (figures.serv
 only the drill-down into one bar's cases reads the cases themselves.
 """
 
+import html
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -12,11 +13,14 @@ from flask import Response, current_app, flash, request, url_for
 from flask_admin import expose
 from flask_babel import get_locale, gettext, pgettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from backoffice import audit
 from backoffice.admin.base import SecureView
 from backoffice.admin.cases_common import case_url, code_label, when
+from backoffice.admin.dates import bad_day_message
 from backoffice.admin.urls import parse_id
+from backoffice.days import parse_day
 from backoffice.db import db, utcnow
 from backoffice.models import Professional, StaffUser
 from cases.models import Case, CaseCategory, CaseTag
@@ -45,13 +49,13 @@ def _period(args) -> list[date]:
         weeks = DEFAULT_WEEKS
     until = rollup.local_day(utcnow(), _tz())
     if args.get("until"):
-        try:
-            until = date.fromisoformat(args["until"])
+        try:  # typed dd/mm/yyyy as the page shows it, or ISO (the export links)
+            until = parse_day(args["until"])
         except ValueError:
-            flash(gettext("until: write a date as yyyy-mm-dd"), "error")
+            flash(bad_day_message(gettext("Until"), args["until"]), "error")
         else:
             if not date(2000, 1, 1) <= until <= date(2100, 1, 1):
-                flash(gettext("until: write a date as yyyy-mm-dd"), "error")
+                flash(bad_day_message(gettext("Until"), args["until"]), "error")
                 until = rollup.local_day(utcnow(), _tz())
     last = rollup.monday(until)
     return [last - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
@@ -65,18 +69,20 @@ class Names:
         staff = {int(a["key"]) for a in data["agents"] if a["key"].isdigit()}
         pros = {int(r["key"]) for rows in data["professionals"].values() for r in rows
                 if r["key"].isdigit()}
-        self.staff, self.pros = {}, {}
-        if staff or pros:  # one round trip for both
-            for dim, id_, name in db.session.execute(sa.union_all(
-                    sa.select(sa.literal("agent"), StaffUser.id, StaffUser.name)
-                    .where(StaffUser.id.in_(staff)),
-                    sa.select(sa.literal("professional"), Professional.id, Professional.name)
-                    .where(Professional.id.in_(pros)))):
+        self.staff, self.pros, self.categories = {}, {}, {}
+        c, none = CaseCategory.__table__.c, sa.null().cast(sa.String)
+        # One round trip for the three.
+        for dim, id_, code, name, name_es in db.session.execute(sa.union_all(
+                sa.select(sa.literal("agent"), StaffUser.id, none, StaffUser.name, none)
+                .where(StaffUser.id.in_(staff)),
+                sa.select(sa.literal("professional"), Professional.id, none, Professional.name,
+                          none)
+                .where(Professional.id.in_(pros)),
+                sa.select(sa.literal("category"), c.id, c.code, c.name_en, c.name_es))).all():
+            if dim == "category":
+                self.categories[code] = (id_, name if lang == "en" else name_es)
+            else:
                 (self.staff if dim == "agent" else self.pros)[id_] = name
-        c = CaseCategory.__table__.c
-        self.categories = {code: (id_, en if lang == "en" else es)
-                           for id_, code, en, es in db.session.execute(
-                               sa.select(c.id, c.code, c.name_en, c.name_es))}
 
     def __call__(self, dim: str, key: str) -> str:
         if dim == "agent":
@@ -106,17 +112,19 @@ class FiguresView(SecureView):
     @expose("/")
     def index(self):
         weeks = _period(request.args)
-        data = report.build(report.StoredSource(db.session), weeks=weeks)
+        source = report.StoredSource(db.session)
+        data = report.build(source, weeks=weeks)
         names = Names(data)
         lang = _lang()
-        drill = _drill_urls()
+        drill = DrillUrls()
         f = _formatters(lang)
+        # A stored period carries the moment of the refresh that wrote it (that of the latest).
+        refreshed = source.refreshed_at or service.last_refreshed(db.session)
         return self.render(
             "admin/figures.html", data=data, names=names, weeks=weeks,
             weeks_n=len(weeks), week_choices=WEEK_CHOICES, until=weeks[-1] + timedelta(days=6),
-            charts=_charts(data, lang, names, drill), f=f, age_names=AGE_NAMES,
-            tables=_tables(data, f, names),
-            refreshed=service.last_refreshed(db.session), when=when, drill=drill,
+            charts=_charts(data, lang, names, drill, f), f=f, age_names=AGE_NAMES,
+            tables=_tables(data, f, names), refreshed=refreshed, when=when, drill=drill,
             queue_url=lambda dim, key: _queue_url(names, dim, key))
 
     @expose("/export.csv")
@@ -169,27 +177,41 @@ class FiguresView(SecureView):
                            local=lambda m: rollup.local_day(m, _tz()))
 
 
-def _drill_urls():
-    """Return a function giving the drill-down URL of a bar (a year's charts have hundreds:
-    the route is built once, each key quoted once)."""
-    base, quoted = url_for("figures.cases"), {}
+class DrillUrls:
+    """The drill-down URL of a bar (a year's charts have hundreds): the route built once, each
+    key quoted once; a week's part and a key's part joined."""
 
-    def url(week: date, dim: str, key: str) -> str:
-        rest = quoted.get((dim, key))
-        if rest is None:
-            rest = quoted[(dim, key)] = urlencode({"dim": dim, "key": key})
-        return f"{base}?week={week.isoformat()}&{rest}"
+    def __init__(self) -> None:
+        self.base, self._keys = url_for("figures.cases"), {}
 
-    return url
+    def week_part(self, week: date) -> str:
+        return f"{self.base}?week={week.isoformat()}"
+
+    def key_part(self, dim: str, key: str) -> str:
+        part = self._keys.get((dim, key))
+        if part is None:
+            part = self._keys[(dim, key)] = "&" + urlencode({"dim": dim, "key": key})
+        return part
+
+    def __call__(self, week: date, dim: str, key: str) -> str:
+        return self.week_part(week) + self.key_part(dim, key)
+
+
+def _rows(rows: list[list[str]], end: str = "") -> Markup:
+    """Return table rows of cells as HTML, each cell escaped (by html.escape: a third of
+    markupsafe's cost per call, and the same text where there is no quote)."""
+    e = html.escape
+    return Markup("".join(["<tr><td>" + "</td><td>".join(map(e, row)) + "</td></tr>" + end
+                           for row in rows]))
 
 
 def _tables(data: dict, f: dict, names: Names) -> dict:
-    """Return the cells of the page's long tables as the reader reads them.
+    """Return the page's long tables as HTML rows, each cell as the reader reads it.
 
-    Formatted here rather than cell by cell in the template: a year's tables have some two
-    thousand cells, and each call from a template costs many times a call from Python."""
+    Written here rather than cell by cell in the template: a year's tables have some two
+    thousand cells, and each cell a template writes costs many times what it costs here."""
     pct, num, dur = f["pct"], f["num"], f["dur"]
-    return {
+    cells = {
         "weekly": [[f["week"](w["week"]), pct(w["csat"]), num(w["csat_n"]),
                     dur(w["first_response"]["median"]), dur(w["first_response"]["p90"]),
                     dur(w["resolution"]["median"]), dur(w["resolution"]["p90"]), pct(w["sla"]),
@@ -204,6 +226,8 @@ def _tables(data: dict, f: dict, names: Names) -> dict:
                         [num(c["cases"]), pct(c["csat"]), num(c["csat_n"]),
                          dur(c["first_response"]["median"]), dur(c["resolution"]["median"]),
                          pct(c["sla"])]) for c in data["categories"]],
+        "professionals": {part: [(r["key"], names("professional", r["key"]), pct(r["rate"]))
+                                 for r in rows] for part, rows in data["professionals"].items()},
         "bookings": [[f["week"](w["week"]), num(w["asked"]), num(w["covered"]), pct(w["fill"]),
                       f["eur"](w["booked_cents"]), dur(w["time_to_fill"]["median"]),
                       dur(w["time_to_fill"]["p90"]), pct(w["cancel"]), pct(w["no_show"]),
@@ -212,6 +236,24 @@ def _tables(data: dict, f: dict, names: Names) -> dict:
                     dur(s["time_to_fill"]["median"]), pct(s["cancel"]), pct(s["no_show"])]
                    for s in data["skills"]],
     }
+    e, pro_url = html.escape, _professional_url()
+    return {
+        "weekly": _rows(cells["weekly"]), "bookings": _rows(cells["bookings"]),
+        "skills": _rows(cells["skills"]), "agents": _rows(cells["agents"], "\n"),
+        "categories": Markup("".join([
+            (f'<tr><td><a href="{e(q)}">{e(name)}</a></td>' if q else f"<tr><td>{e(name)}</td>")
+            + "".join([f"<td>{e(cell)}</td>" for cell in row]) + "</tr>\n"
+            for q, name, row in cells["categories"]])),
+        "professionals": {part: Markup("".join([
+            f'<tr><td><a href="{e(pro_url(key))}">{e(name)}</a></td><td>{e(rate)}</td></tr>'
+            for key, name, rate in rows])) for part, rows in cells["professionals"].items()},
+    }
+
+
+def _professional_url():
+    """Return a function giving a professional's page from their key (the route built once)."""
+    base = url_for("professional.details_view")
+    return lambda key: f"{base}?{urlencode({'id': key})}"
 
 
 def _queue_url(names: Names, dim: str, key: str) -> str | None:
@@ -222,19 +264,34 @@ def _queue_url(names: Names, dim: str, key: str) -> str | None:
     return url_for("cases.index", tab="all", category=category_id) if category_id else None
 
 
+def _remembered(fn):
+    """Return fn keeping its text of each value: the tables and the charts show the same
+    weekly shares and durations (a year: hundreds), each then formatted once."""
+    seen: dict = {}
+
+    def text(value) -> str:
+        found = seen.get(value)
+        if found is None:
+            found = seen[value] = fn(value)
+        return found
+
+    return text
+
+
 def _formatters(lang: str) -> dict:
-    return {"pct": lambda v: formats.percent(v, lang=lang),
+    return {"pct": _remembered(lambda v: formats.percent(v, lang=lang)),
             "num": lambda v, d=0: formats.number(v, d, lang=lang),
             "eur": lambda v: formats.euros(v, lang=lang),
-            "dur": formats.duration, "sec": formats.seconds, "week": formats.week}
+            "dur": _remembered(formats.duration), "sec": formats.seconds,
+            "week": formats.week}
 
 
-def _charts(data: dict, lang: str, names: Names, drill) -> dict:
+def _charts(data: dict, lang: str, names: Names, drill, f: dict) -> dict:
     weekly, labels = data["weekly"], [formats.week(w) for w in data["weeks"]]
     pct = lambda v: formats.percent(v, lang=lang, decimals=0)  # noqa: E731
-    share = lambda v: formats.percent(v, lang=lang)  # noqa: E731
+    share = f["pct"]  # as the tables write them (the same texts, formatted once)
     hours = lambda v: formats.number(v / 60, 1, lang=lang) + " h"  # noqa: E731
-    dur = lambda v: formats.duration(v)  # noqa: E731
+    dur = f["dur"]
     out = {
         "quality": charts.lines(labels, [
             (gettext("CSAT"), [w["csat"] for w in weekly], share),
@@ -255,18 +312,25 @@ def _charts(data: dict, lang: str, names: Names, drill) -> dict:
             top=1.0, tick_text=pct),
     }
     num = lambda v: formats.number(v, 0, lang=lang)  # noqa: E731
-    ages = [str(a) for a in rollup.AGE_BUCKETS]
+    ages = list(rollup.AGE_BUCKETS)
     out["backlog"] = charts.stacked(
-        labels, [[(AGE_NAMES[a], w["backlog_ages"][int(a)], num(w["backlog_ages"][int(a)]),
-                   None) for a in ages] for w in weekly], [AGE_NAMES[a] for a in ages],
-        tick_text=num)
+        labels, [AGE_NAMES[str(a)] for a in ages],
+        [[w["backlog_ages"][a] for a in ages] for w in weekly], text=num, tick_text=num)
     for dim in ("category", "tag"):
         items = data["issues"][dim]
-        shown = [names(dim, i["key"]) for i in items]
-        stacks = [[(shown[n], i["weeks"][j][1], num(i["weeks"][j][1]),
-                    drill(week, dim, i["key"])) for n, i in enumerate(items)]
-                  for j, week in enumerate(data["weeks"])]
-        out[f"issues_{dim}"] = charts.stacked(labels, stacks, shown, tick_text=num)
+        keys = [i["key"] for i in items]
+        # Each bar's address, escaped: its week's part and its key's part, each escaped once.
+        # (As plain text: Markup's + would escape each joined part again.)
+        by_week = [str(escape(drill.week_part(week))) for week in data["weeks"]]
+        by_key = [str(escape(drill.key_part(dim, k))) for k in keys]
+
+        def link(j, n, by_week=by_week, by_key=by_key):
+            return by_week[j] + by_key[n]
+
+        out[f"issues_{dim}"] = charts.stacked(
+            labels, [names(dim, k) for k in keys],
+            [[i["weeks"][j][1] for i in items] for j in range(len(data["weeks"]))],
+            text=num, link=link, tick_text=num)
     return out
 
 

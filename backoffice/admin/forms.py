@@ -13,6 +13,7 @@ from flask_admin.model.form import converts
 from flask_admin.model.helpers import prettify_name
 from flask_babel import gettext, lazy_gettext
 
+from backoffice.admin.dates import DayField
 from backoffice.i18n import LANGUAGE_NAMES
 
 
@@ -58,6 +59,11 @@ class ModelConverter(AdminModelConverter):
         if text is None:  # Flask-Admin leaves it to WTForms, which prettifies in English
             text = prettify_name(name)
         return lazy_gettext(text) if isinstance(text, str) else text
+
+    @converts("Date")
+    def convert_date(self, field_args, **extra):
+        # Typed and shown as every page writes a day (dd/mm/yyyy), not in ISO.
+        return DayField(**field_args)
 
     @converts("sqlalchemy.sql.sqltypes.Enum")
     def convert_enum(self, column, field_args, **extra):

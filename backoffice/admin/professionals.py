@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, NumberRange
 from backoffice import timeline
 from backoffice.admin import person as page
 from backoffice.admin.base import SecureModelView
+from backoffice.admin.form_groups import Group, grouped
 from backoffice.admin.forms import choices, language_choices, weekday_choices
 from backoffice.admin.listing import label
 from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
@@ -163,6 +164,12 @@ class ProfessionalView(page.PersonActionsMixin, SecureModelView):
     form_columns = ("name", "email", "phone", "address", "lat", "lon", "language", "skill_list",
                     "max_minutes_per_week", "rating", "excluded_clients", "notes", "shifts",
                     "time_off")
+    form_rules = grouped(
+        Group(_l("Contact"), "name", "email", "phone", "language"),
+        Group(_l("Skills and contract"), "skill_list", "max_minutes_per_week", "rating"),
+        Group(_l("Address"), "address", "lat", "lon"),
+        Group(_l("Availability"), "shifts", "time_off"),
+        Group(_l("Preferences and notes"), "excluded_clients", "notes"))
     form_extra_fields = {
         "skill_list": SelectMultipleField(
             _l("Skills"), choices=choices(SKILLS), validators=[DataRequired()]

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from assignment.service import double_booking_message
 from backoffice.admin.base import SecureModelView, commit_or_flash
 from backoffice.admin.fastlist import CappedCount, FastListView
+from backoffice.admin.form_groups import Group, grouped
 from backoffice.admin.forms import choices
 from backoffice.admin.listing import label
 from backoffice.admin.urls import parse_id
@@ -72,6 +73,13 @@ class ServiceRequestView(FastListView, SecureModelView):
     form_columns = ("client", "skill", "address", "lat", "lon", "service_date", "window_start",
                     "window_end", "duration_min", "priority", "recurrence",
                     "preferred_professional", "price_cents")
+    # As the client says it on the phone: who and what, when, where, then the terms.
+    form_rules = grouped(
+        Group(_l("Who and what"), "client", "skill", "preferred_professional"),
+        Group(_l("When"), "service_date", "window_start", "window_end", "duration_min",
+              "recurrence"),
+        Group(_l("Where"), "address", "lat", "lon"),
+        Group(_l("Priority and price"), "priority", "price_cents"))
     form_choices = {"skill": choices(SKILLS)}
     form_ajax_refs = {
         "client": {"fields": ("name", "email"), "page_size": 10,

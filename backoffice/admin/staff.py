@@ -8,9 +8,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from backoffice import audit, totp
+from backoffice import audit, notes, totp
 from backoffice.admin.base import SecureModelView, render_changes
 from backoffice.admin.fastlist import FastListView
+from backoffice.admin.form_groups import Group, grouped
 from backoffice.admin.forms import role_choices, role_label
 from backoffice.admin.tasks import TaskView  # noqa: F401  (mounted by backoffice.admin)
 from backoffice.auth import hash_password, revoke_sessions
@@ -36,6 +37,8 @@ class StaffUserView(SecureModelView):
     column_searchable_list = ("email", "name")
     column_filters = ("active", "roles")
     form_columns = ("email", "name", "role_list", "active", "locale", "new_password")
+    form_rules = grouped(Group(_l("Account"), "email", "name", "locale"),
+                         Group(_l("Access"), "role_list", "active", "new_password"))
     form_extra_fields = {
         "role_list": SelectMultipleField(_l("Roles"), choices=role_choices(ROLES),
                                          validators=[DataRequired()]),
@@ -111,7 +114,8 @@ class AuditEventView(FastListView, SecureModelView):
     column_formatters = {"changes": lambda v, c, m, n: render_changes(m.changes),
                          "action": lambda v, c, m, n: audit_verb(m.action),
                          "entity": lambda v, c, m, n: audit_field(m.entity or ""),
-                         "at": lambda v, c, m, n: local_time(m.at, "%d/%m/%Y %H:%M:%S")}
+                         "at": lambda v, c, m, n: local_time(m.at, "%d/%m/%Y %H:%M:%S"),
+                         "note": lambda v, c, m, n: notes.shown(m.note)}
     column_formatters_export = {}  # the file keeps the changes as JSON
     column_labels = {"redacted_at": _l("Redacted at"), "at": _l("When"), "actor": _l("Who"),
                      "action": _l("Action"), "entity": _l("Record kind"),

@@ -13,6 +13,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from backoffice.admin.base import SecureForm, SecureModelView, commit_or_flash
 from backoffice.admin.forms import role_choices, role_label
 from backoffice.admin.urls import parse_id
+from backoffice.days import MOMENT_HINT
 from backoffice.db import db
 from backoffice.i18n import refusal_text
 from backoffice.models import ROLES, StaffUser, Task, TaskStatus
@@ -91,7 +92,9 @@ class TaskCreateForm(SecureForm):
     entity_id = StringField(_l("Record number"),
                             description=_l("Its number: 123, an invoice's D2026-000123, "
                                            "a case's C-000123"))
-    due_at = StringField(_l("Due (local time)"), render_kw={"type": "datetime-local"})
+    # Typed as the pages write it, not in the browser's own format (datetime-local).
+    due_at = StringField(_l("Due (local time)"),
+                         render_kw={"placeholder": _l(MOMENT_HINT), "autocomplete": "off"})
     details = TextAreaField(_l("Details"))
 
 

@@ -6,7 +6,8 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import Email, NumberRange, Optional, ValidationError
 
-from backoffice.i18n import Refusal
+from backoffice.days import DAY_HINT, parse_day
+from backoffice.i18n import Code, Refusal
 
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 
@@ -55,11 +56,19 @@ def not_before(other: str, message):
     return check
 
 
+# The days the panel's own forms send (form_date), named as their pages label them.
+DAY_FIELDS = {"until": "Until", "as_of": "As of", "issued_on": "Issued", "expires_on": "Expires",
+              "received_on": "Received"}
+
+
 def form_date(value: str | None, field: str) -> date | None:
-    """Return a form's date (YYYY-MM-DD, as a date input sends it), None when left empty."""
-    if not value:
+    """Return a form's day, typed dd/mm/yyyy as the pages write it (or ISO, as links and older
+    pages send it); None when left empty."""
+    if not value or not value.strip():
         return None
     try:
-        return date.fromisoformat(value)
+        return parse_day(value)
     except ValueError:
-        raise Refusal("%(field)s: use the format YYYY-MM-DD", field=field) from None
+        raise Refusal("%(field)s: “%(value)s” is not a date; write it as %(hint)s",
+                      field=Code(DAY_FIELDS.get(field, field)), value=value.strip()[:40],
+                      hint=Code(DAY_HINT)) from None

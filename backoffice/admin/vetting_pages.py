@@ -10,8 +10,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from backoffice import audit
 from backoffice.admin.base import SecureView, commit_or_flash, refusal
+from backoffice.admin.dates import bad_moment_message
 from backoffice.admin.urls import parse_id
 from backoffice.admin.validators import form_date
+from backoffice.days import parse_moment
 from backoffice.db import db
 from backoffice.i18n import in_context
 from backoffice.models import SKILLS, Professional, StaffUser
@@ -201,9 +203,10 @@ class VettingView(SecureView):
 
         def run():
             try:
-                at = datetime.fromisoformat(f.get("scheduled_at", ""))
+                at = parse_moment(f.get("scheduled_at", ""))
             except ValueError:
-                raise ValueError("scheduled_at: give a date and time") from None
+                raise ValueError(bad_moment_message(gettext("Interview"),
+                                                    f.get("scheduled_at", ""))) from None
             who = db.session.get(StaffUser, int(f["interviewer_id"])) \
                 if f.get("interviewer_id", "").isdigit() else None
             service.schedule_interview(db.session, application=app, at=at, interviewer=who)

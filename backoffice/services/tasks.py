@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backoffice.days import MOMENT_HINT, parse_moment
 from backoffice.db import is_postgres, utcnow
-from backoffice.i18n import Refusal, for_team
+from backoffice.i18n import Code, Refusal, for_team
 from backoffice.models import (
     ROLES,
     Client,
@@ -200,17 +201,17 @@ def cancel(session: Session, *, task: Task, reason: str, user: StaffUser) -> Tas
     return transition(session, task=task, to=S.CANCELLED, outcome=reason, user=user)
 
 
-def parse_local(text: str | None, *, tz: str, field: str = "due_at") -> datetime | None:
-    """Return a local date and time typed in a form (YYYY-MM-DDTHH:MM) as naive UTC."""
+def parse_local(text: str | None, *, tz: str, field: str = "Due (local time)") -> datetime | None:
+    """Return a local date and time typed in a form (dd/mm/yyyy hh:mm as the pages write it,
+    or ISO) as naive UTC."""
     if not (text or "").strip():
         return None
     try:
-        local = datetime.fromisoformat(text.strip().replace(" ", "T"))
+        local = parse_moment(text)
     except ValueError:
-        raise Refusal("%(field)s: use the format YYYY-MM-DD HH:MM", field=field) from None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=ZoneInfo(tz))
-    return local.astimezone(UTC).replace(tzinfo=None)
+        raise Refusal("%(field)s: “%(value)s” is not a day and time; write it as %(hint)s",
+                      field=Code(field), value=text.strip()[:40], hint=Code(MOMENT_HINT)) from None
+    return local.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC).replace(tzinfo=None)
 
 
 def to_local(moment: datetime | None, *, tz: str) -> datetime | None:
@@ -315,6 +316,10 @@ def _value(value, html: bool = False):
 
     from backoffice.wording import euros, local_time
 
+    if isinstance(value, float):  # a measure (kilometres, hours): the reader's decimal mark
+        from backoffice.wording import decimal
+
+        return decimal(value, 1)
     if isinstance(value, dict) and "said" in value:
         if not html:
             return value["said"]

@@ -1,5 +1,6 @@
 """Tasks: made by hand, taken, done with an outcome; job-made ones close when their cause goes."""
 
+import html
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -105,7 +106,9 @@ def test_the_form_shows_the_refusal_in_the_readers_language_and_keeps_what_was_t
     page = post_from(client, "/admin/task/new/", "/admin/task/new/", {
         "title": "Llamar a la vecina", "role": "ops_agent", "entity": "client",
         "entity_id": "999999999", "due_at": "mañana"})
-    assert "Vencimiento: usa el formato AAAA-MM-DD HH:MM" in page  # the field named (#18)
+    # The field named as labelled, the format as the pages write it (#18).
+    assert ("Vence (hora local): “mañana” no es un día y una hora; escríbelo como "
+            "dd/mm/aaaa hh:mm") in html.unescape(page)
     assert 'value="Llamar a la vecina"' in page
     page = post_from(client, "/admin/task/new/", "/admin/task/new/", {
         "title": "Llamar a la vecina", "role": "ops_agent", "entity": "client",

@@ -2,6 +2,7 @@
 drill-down from a bar to the cases behind it."""
 
 import csv
+import html
 import io
 from datetime import timedelta
 
@@ -54,13 +55,25 @@ def test_the_english_page_reads_english(client, make_user, login, refreshed):
     assert "Operations figures" in page and "66.7%" in page and "€75.00" in page
 
 
+def test_the_page_says_when_its_figures_were_refreshed(client, make_user, login, session,
+                                                       world):
+    """Read from the stored period's series (the refresh's moment), or else the watermarks."""
+    service.refresh(session, now=NOW - timedelta(days=2), since=W1)
+    service.refresh(session, now=NOW)  # the latest: its moment is the one shown
+    login(make_user("ops_agent", locale="es"))
+    # NOW is 10:00 UTC, 11:00 in Madrid; the period of URL is stored, the one before is not.
+    for url in (URL, f"/admin/figures/?weeks=4&until={W1}"):
+        page = client.get(url).get_data(as_text=True)
+        assert f"Cifras actualizadas el {NOW:%d/%m/%Y} 11:00." in page
+
+
 def test_bad_input_is_named_and_the_page_still_shows(client, logged_in, refreshed):
     logged_in("ops_agent")
     resp = client.get("/admin/figures/?weeks=999&until=tomorrow", follow_redirects=True)
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "weeks: choose 4, 8, 12, 26 or 52 weeks" in page
-    assert "until: write a date as yyyy-mm-dd" in page
+    assert "Until: “tomorrow” is not a date; write it as dd/mm/yyyy" in html.unescape(page)
 
 
 def test_csv_for_a_spanish_spreadsheet(client, make_user, login, refreshed):

@@ -29,7 +29,7 @@ STORIES = (
             "{agent}",
      "note": "Revisar con planificación: {pro} tiene el día siguiente casi completo.",
      "call": "Llama para cambiar de día el servicio del {date}. Le ofrezco el día siguiente."},
-    {"code": "booking_change", "lang": "en", "needs": "future", "tags": ("time-change",),
+    {"code": "booking_change", "lang": "en", "needs": "future", "tags": ("cambio-hora",),
      "subject": "Change the time of my cleaning on {date}",
      "open": "Hello, I have a cleaning booked on {date} at {time} with {pro}. Could it start at "
              "{new_time} instead? My flight lands later than planned. Thanks, {first}",
@@ -77,7 +77,7 @@ STORIES = (
      "hold": "Parte abierto con la aseguradora; esperamos su respuesta (3-5 días).",
      "note": "Daño declarado. Parte al seguro.",
      "call": "Llama por el jarrón roto. Le explico el proceso del seguro."},
-    {"code": "service_complaint", "lang": "en", "needs": "past", "tags": ("quality",),
+    {"code": "service_complaint", "lang": "en", "needs": "past", "tags": ("calidad",),
      "subject": "Unhappy with the cleaning on {date}",
      "open": "Hi, the bathroom was barely touched on {date} and the floors were still sticky. "
              "{pro} left 40 minutes early. I expected better. {first}",
@@ -113,7 +113,7 @@ STORIES = (
      "hold": "Pendiente de que facturación revise las líneas de {invoice}.",
      "note": "Revisado: la factura {invoice} es correcta.",
      "call": "Pregunta por la factura {invoice} ({amount}). Le explico las líneas."},
-    {"code": "billing_question", "lang": "en", "needs": "invoice", "tags": ("invoice",),
+    {"code": "billing_question", "lang": "en", "needs": "invoice", "tags": ("factura",),
      "subject": "Question about invoice {invoice}",
      "open": "Hello, invoice {invoice} says {amount}, but I thought my plan was cheaper. Could "
              "you explain? Thanks, {first}",

@@ -15,7 +15,7 @@ from backoffice.admin.forms import role_choices, role_label
 from backoffice.admin.urls import parse_id
 from backoffice.days import MOMENT_HINT
 from backoffice.db import db
-from backoffice.i18n import refusal_text
+from backoffice.i18n import in_context, refusal_text
 from backoffice.models import ROLES, StaffUser, Task, TaskStatus
 from backoffice.services import tasks
 
@@ -111,6 +111,7 @@ class TaskView(SecureModelView):
                            "details", "status", "outcome", "created_at", "done_at")
     column_formatters = {"role": lambda v, c, m, n: role_label(m.role),
                          "kind": lambda v, c, m, n: gettext(m.kind),
+                         "status": lambda v, c, m, n: in_context("task_status", m.status.value),
                          "due_at": lambda v, c, m, n: local(m.due_at),
                          "assigned_to_id": lambda v, c, m, n: person(m.assigned_to_id),
                          "entity": lambda v, c, m, n: record_link(v.admin, m.entity, m.entity_id),
@@ -157,7 +158,7 @@ class TaskView(SecureModelView):
     # --- the edit form changes the wording only; the status is shown, never set
     def on_form_prefill(self, form, id):
         task = self.get_one(id)
-        form.state.data = gettext(task.status.value) if task else ""
+        form.state.data = in_context("task_status", task.status.value) if task else ""
         form.result.data = (task.outcome or "") if task else ""
         if task is not None and task.message:  # the words this reader reads
             form.title.data = tasks.shown(task, "title")

@@ -336,3 +336,13 @@ def test_the_scheduler_sweeps_every_minute_with_every_domains_checker():
     assert out.strip() == ("('interval', {'minutes': 1}) "
                            "['document_expiring', 'dunning_call', 're_review', 'replan', "
                            "'service_at_risk']")
+
+
+def test_a_tasks_state_agrees_with_the_word_task_in_spanish(client, session, make_user, login):
+    assert login(make_user("ops_agent", locale="es")).status_code == 302
+    for title, status in (("Llamar a Ana", TaskStatus.OPEN),
+                          ("Llamar a Luis", TaskStatus.CANCELLED)):
+        session.add(Task(kind="manual", role="ops_agent", title=title, status=status))
+    session.commit()
+    page = html.unescape(client.get("/admin/task/").get_data(as_text=True))
+    assert ">abierta<" in page and ">cancelada<" in page and ">cancelado<" not in page

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from assignment.planted import planted_instance
+from assignment.planted import CITIES, planted_cities, planted_instance
 from assignment.problem import (
     ProblemError,
     parse_plan,
@@ -92,16 +92,28 @@ def check_command(problem_file: str, plan_file: str) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", metavar="PROBLEM.json", required=True, help="Write the problem here.")
 @click.option("--plan-out", metavar="PLAN.json", default=None, help="Also write the planted plan.")
+@click.option(
+    "--cities",
+    type=click.IntRange(min=1, max=len(CITIES)),
+    default=1,
+    show_default=True,
+    help="Cities far apart (Valencia, Madrid, Barcelona, ...); --professionals and --requests "
+    "are per city.",
+)
 def generate_command(
-    professionals: int, requests: int, seed: int, out: str, plan_out: str | None
+    professionals: int, requests: int, seed: int, out: str, plan_out: str | None, cities: int
 ) -> None:
     """Write a planted instance: a problem that a known valid plan covers entirely."""
-    problem, plan = planted_instance(professionals, requests, seed)
+    if cities > 1:
+        problem, plan = planted_cities(cities, professionals, requests, seed)
+    else:
+        problem, plan = planted_instance(professionals, requests, seed)
     _write(problem_to_json(problem), out)
     if plan_out:
         _write(plan_to_json(plan), plan_out)
+    where = f" in {cities} cities" if cities > 1 else ""
     click.echo(
-        f"{len(problem.requests)} requests, {len(problem.professionals)} professionals; "
+        f"{len(problem.requests)} requests, {len(problem.professionals)} professionals{where}; "
         f"planted travel {plan.score.travel_km} km",
         err=True,
     )

@@ -76,6 +76,37 @@ class PlanRun(Base):
         return f"Plan run #{self.id}"
 
 
+class PartStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for a worker (assignment.run_parts)
+    RUNNING = "running"
+    DONE = "done"  # its plan passed the validator on its part
+    FAILED = "failed"  # see error
+
+
+class PlanRunPart(Base):
+    """One part of a run whose problem splits (assignment.parts): solved by any worker."""
+
+    __tablename__ = "plan_run_part"
+    __table_args__ = (sa.UniqueConstraint("run_id", "part", name="uq_plan_run_part_run_part"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_run.id", ondelete="CASCADE"))
+    part: Mapped[int]  # 0, 1, ... within its run
+    status: Mapped[PartStatus] = mapped_column(
+        _enum(PartStatus, "plan_run_part_status"), default=PartStatus.QUEUED
+    )
+    requests: Mapped[int]
+    professionals: Mapped[int]
+    problem: Mapped[dict] = mapped_column(sa.JSON)  # the part's problem, exchange format 1
+    plan: Mapped[dict | None] = mapped_column(sa.JSON)  # its plan once done
+    worker: Mapped[str | None] = mapped_column(sa.String(120))  # host:pid
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    progress: Mapped[dict | None] = mapped_column(sa.JSON)  # the engine's last report
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
 class CoverageSnapshot(Base):
     """Coverage of one service day, zone and skill, as seen on the day it was taken."""
 

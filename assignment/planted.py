@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from assignment.problem import (
@@ -24,6 +25,17 @@ from assignment.problem import (
 )
 
 CENTRE = Location(39.47, -0.376)  # Valencia, Spain
+# --cities: each at least 240 km from the others, beyond any shift's reach from home (a 7-hour
+# shift at 25 km/h reaches 175 km), so that no professional can serve two of them
+CITIES = (
+    ("Valencia", CENTRE),
+    ("Madrid", Location(40.4168, -3.7038)),
+    ("Barcelona", Location(41.3874, 2.1686)),
+    ("Sevilla", Location(37.3891, -5.9845)),
+    ("Bilbao", Location(43.263, -2.935)),
+    ("A Coruna", Location(43.3623, -8.4115)),
+    ("Murcia", Location(37.9922, -1.1307)),
+)
 SPREAD_KM = 8.0
 SERVICE_SPREAD_KM = 1.5  # clients book professionals who live nearby
 MONDAY = datetime(2026, 12, 7)
@@ -50,10 +62,10 @@ def _offset(origin: Location, east_km: float, north_km: float) -> Location:
     return Location(round(lat, 6), round(lon, 6))
 
 
-def _home(rng: random.Random) -> Location:
+def _home(rng: random.Random, centre: Location = CENTRE) -> Location:
     radius = SPREAD_KM * math.sqrt(rng.random())
     angle = rng.uniform(0, 2 * math.pi)
-    return _offset(CENTRE, radius * math.cos(angle), radius * math.sin(angle))
+    return _offset(centre, radius * math.cos(angle), radius * math.sin(angle))
 
 
 def _day_of_work(rng, home, shifts, count):
@@ -78,7 +90,9 @@ def _day_of_work(rng, home, shifts, count):
     return out
 
 
-def planted_instance(n_professionals: int, n_requests: int, seed: int = 0) -> tuple[Problem, Plan]:
+def planted_instance(
+    n_professionals: int, n_requests: int, seed: int | str = 0, *, centre: Location = CENTRE
+) -> tuple[Problem, Plan]:
     """Return a problem of n_requests requests from a valid planted plan, and that plan.
 
     Some planned work does not fit the day it was drawn for, so each week is drawn a little
@@ -91,7 +105,7 @@ def planted_instance(n_professionals: int, n_requests: int, seed: int = 0) -> tu
     services: list[tuple[str, str, datetime, int, Location]] = []  # pro, skill, start, dur, place
     for i in range(n_professionals):
         pid = f"P{i + 1}"
-        home = _home(rng)
+        home = _home(rng, centre)
         skills = rng.sample(SKILLS, rng.choice((1, 2, 2, 3)))
         days = sorted(rng.sample(range(6), 5))
         shifts = []
@@ -182,3 +196,50 @@ def planted_instance(n_professionals: int, n_requests: int, seed: int = 0) -> tu
     violations = check(problem, planted)
     assert not violations, violations[:3]
     return problem, planted
+
+
+def planted_cities(
+    n_cities: int, n_professionals: int, n_requests: int, seed: int = 0
+) -> tuple[Problem, Plan]:
+    """Return n_cities planted cities of n_professionals and n_requests each, as one problem.
+
+    The first city is planted_instance(n_professionals, n_requests, seed) itself; ids of the
+    others continue its numbering (P, R and C), so every id stays unique."""
+    if not 1 <= n_cities <= len(CITIES):
+        raise ValueError(f"cities: from 1 to {len(CITIES)}")
+    pros, reqs, plan = [], [], []
+    for c in range(n_cities):
+        problem, planted = planted_instance(
+            n_professionals, n_requests, seed if c == 0 else f"{seed}:{c}", centre=CITIES[c][1]
+        )
+        if c == 0:
+            pros += problem.professionals
+            reqs += problem.requests
+            plan += planted.assignments
+            continue
+        p_map = {p.id: f"P{len(pros) + i + 1}" for i, p in enumerate(problem.professionals)}
+        r_map = {r.id: f"R{len(reqs) + j + 1}" for j, r in enumerate(problem.requests)}
+        c_base = 1 + max((int(r.client[1:]) for r in reqs), default=0)
+        pros += [
+            replace(p, id=p_map[p.id], excluded_clients=frozenset(
+                f"C{c_base + int(x[1:])}" for x in p.excluded_clients))
+            for p in problem.professionals
+        ]
+        reqs += [
+            replace(
+                r, id=r_map[r.id], client=f"C{c_base + int(r.client[1:])}",
+                preferred_professional=p_map.get(r.preferred_professional),
+                required_professional=p_map.get(r.required_professional),
+            )
+            for r in problem.requests
+        ]
+        plan += [Assignment(r_map[a.request], p_map[a.professional], a.start)
+                 for a in planted.assignments]
+    problem = Problem(professionals=tuple(pros), requests=tuple(reqs), speed_kmh=SPEED_KMH)
+    assignments = tuple(plan)
+    return problem, Plan(
+        assignments=assignments,
+        unassigned=(),
+        score=compute_score(problem, assignments),
+        solver={"status": "planted", "wall_s": 0.0, "bound_travel_km": None},
+    )

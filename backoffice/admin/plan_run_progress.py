@@ -56,6 +56,18 @@ def failure_text(run: PlanRun) -> str:
     )
 
 
+def _stage_label(progress: dict) -> str:
+    """Return the stage under way; for a run split into parts (assignment.parts), how many of
+    them are solved too: its seconds left are each part's, and parts may wait for a worker."""
+    label = str(STAGES.get(progress.get("stage"), progress.get("stage") or ""))
+    parts = progress.get("parts")
+    if isinstance(parts, int) and parts > 1:
+        solved = gettext("%(done)d of %(n)d parts solved", done=progress.get("parts_done") or 0,
+                         n=parts)
+        label = f"{label} · {solved}" if label else solved
+    return label
+
+
 def run_progress(run: PlanRun, now: datetime | None = None) -> dict:
     """Return what the run's page shows while it is queued or running, and once it ended."""
     now = now or utcnow()
@@ -78,7 +90,7 @@ def run_progress(run: PlanRun, now: datetime | None = None) -> dict:
         "status_label": gettext(status.value),
         "active": status in runs.ACTIVE,
         "stage": p.get("stage"),
-        "stage_label": str(STAGES.get(p.get("stage"), p.get("stage") or "")),
+        "stage_label": _stage_label(p),
         "covered": covered,
         "requests": requests,
         "covered_text": f"{covered} / {requests}" if covered is not None else "",

@@ -177,3 +177,15 @@ def test_stopping_a_run_of_parts_keeps_the_joined_best_plans_so_far(country, wor
     assert run.plan["solver"]["status"] == "stopped" and run.plan["solver"]["parts"] == 2
     assert (run.finished_at - run.stop_requested_at).total_seconds() < 20
     assert run.score["covered"] > 0
+
+
+def test_a_split_runs_page_says_how_many_parts_are_solved(app):
+    from backoffice.admin.plan_run_progress import _stage_label
+
+    progress = {"stage": "travel", "covered": 900, "requests": 1000, "parts": 5,
+                "parts_done": 3}
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert _stage_label(progress).endswith(" · 3 de 5 partes resueltas")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert _stage_label(progress).endswith(" · 3 of 5 parts solved")
+        assert _stage_label({"stage": "travel"}) == _stage_label(progress).split(" · ")[0]

@@ -311,7 +311,7 @@ def _card(rows) -> str:
         else:
             note = f": {escape(refused_note(f_note))}" if f_note else ""
             name = f'{escape(f_name)} <span class="text-muted">({h["not kept"]}{note})</span>'
-        out.append(f'<div class="small">📎 {name} '
-                   f'<span class="text-muted">{wording.number(round(f_size / 1024))} KB</span></div>')
+        size = wording.number(round(f_size / 1024))
+        out.append(f'<div class="small">📎 {name} <span class="text-muted">{size} KB</span></div>')
     out.append("</div>\n</div>\n")
     return "".join(out)

@@ -21,6 +21,7 @@ from assignment.problem import EARTH_RADIUS_KM
 
 SLACK_MIN = 1  # validators allow a minute of rounding on travel times; so does the bound
 UNITS_PER_KM = 1000  # costs are whole metres, rounded down so the bound stays a bound
+FLOW_ROWS = 2500  # services of one day up to which the flow's n x n arrays are built (~0.3 GB)
 
 
 def _km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -62,6 +63,8 @@ def _group_bound(data: Data, rows: list[int]) -> int:
     n = len(rows)
     home_km = np.array([_nearest_home(data, r) for r in rows])
     home = np.floor(home_km * UNITS_PER_KM).astype(np.int64)
+    if n > FLOW_ROWS:
+        return _split_bound(data, a, home)
     ws, we, dur = (np.array(v)[a] for v in (data.ws, data.we, data.dur))
     km = _km(data.r_lat[a][:, None], data.r_lon[a][:, None], data.r_lat[a], data.r_lon[a])
     trip = np.ceil(km * 60 / data.speed) - SLACK_MIN
@@ -90,6 +93,32 @@ def _group_bound(data: Data, rows: list[int]) -> int:
     if flow.solve() != flow.OPTIMAL:
         return 0
     return flow.optimal_cost()
+
+
+def _split_bound(data: Data, a: np.ndarray, home: np.ndarray) -> int:
+    """A weaker bound for a day too large for the flow's n x n arrays, in blocks of rows.
+
+    Each trip between two services is split in half, one half to the service it leaves and one
+    to the service it enters; a service then pays at least the cheaper of a trip from home and
+    half its cheapest possible trip in, and the same on the way out.
+    """
+    ws, we, dur = (np.array(v)[a] for v in (data.ws, data.we, data.dur))
+    lat, lon = data.r_lat[a], data.r_lon[a]
+    best_in = np.full(len(a), np.iinfo(np.int64).max)
+    best_out = np.full(len(a), np.iinfo(np.int64).max)
+    for lo in range(0, len(a), FLOW_ROWS):
+        hi = min(len(a), lo + FLOW_ROWS)
+        km = _km(lat[lo:hi, None], lon[lo:hi, None], lat, lon)
+        trip = np.ceil(km * 60 / data.speed) - SLACK_MIN
+        cost = np.floor(km * UNITS_PER_KM).astype(np.int64)
+        arcs = (ws + dur)[lo:hi, None] + trip <= we
+        arcs[np.arange(hi - lo), np.arange(lo, hi)] = False
+        cost = np.where(arcs, cost, np.iinfo(np.int64).max)
+        best_out[lo:hi] = cost.min(axis=1)
+        best_in = np.minimum(best_in, cost.min(axis=0))
+    half_in = np.where(best_in == np.iinfo(np.int64).max, home, best_in // 2)
+    half_out = np.where(best_out == np.iinfo(np.int64).max, home, best_out // 2)
+    return int(np.minimum(home, half_in).sum() + np.minimum(home, half_out).sum())
 
 
 def travel_lower_bound(data: Data, covered: list[int]) -> float:

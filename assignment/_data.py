@@ -73,6 +73,21 @@ class Data:
             s: np.array([s in p.skills for p in self.pros], dtype=bool) for s in skills
         }
         self._cand: dict[tuple[int, int], list[int]] = {}
+        self._able: dict[int, np.ndarray] = {}
+        # every shift as arrays, so that who can hold a request is one vector operation
+        rows = [(p, s0, s1) for p, shifts in enumerate(self.shifts) for s0, s1 in shifts]
+        self.sh_pro = np.array([x[0] for x in rows], dtype=np.int64)
+        self.sh_s0 = np.array([x[1] for x in rows], dtype=np.int64)
+        self.sh_s1 = np.array([x[2] for x in rows], dtype=np.int64)
+        # the horizon's weeks numbered 0.., for per-week arrays (a service starts in a shift)
+        ends = (self.sh_s0.tolist() + self.sh_s1.tolist()) or [0]
+        first = week_of(min(ends))
+        self.week_ix = {w: w - first for w in range(first, week_of(max(ends)) + 1)}
+        self.cap_arr = np.array(self.cap, dtype=np.int64)
+        self.excluding: dict[str, list[int]] = {}
+        for i, p in enumerate(self.pros):
+            for c in p.excluded_clients:
+                self.excluding.setdefault(c, []).append(i)
 
     # distances -----------------------------------------------------------------------------
 
@@ -126,24 +141,43 @@ class Data:
         dist = self.pro_distances(r)[idx]
         return idx[np.argsort(dist, kind="stable")].tolist()
 
+    def able(self, r: int) -> np.ndarray:
+        """Return every professional who could ever take r (rules 1, 2, 3, 6, 7), nearest first."""
+        mask = self.skill_mask[self.reqs[r].skill].copy()
+        d = self.dur[r]
+        fits = np.maximum(self.sh_s0, self.ws[r]) <= np.minimum(self.sh_s1 - d, self.we[r])
+        held = np.zeros(self.n_pros, dtype=bool)
+        held[self.sh_pro[fits]] = True
+        mask &= held
+        banned = self.excluding.get(self.reqs[r].client)
+        if banned:
+            mask[banned] = False
+        if self.required[r] >= 0:
+            keep = mask[self.required[r]]
+            mask[:] = False
+            mask[self.required[r]] = keep
+        idx = np.flatnonzero(mask)
+        if idx.size <= 1:
+            return idx
+        return idx[np.argsort(self.pro_distances(r)[idx], kind="stable")]
+
+    def able_cached(self, r: int) -> np.ndarray:
+        """Return able(r), computed once per request (candidates and insert_anywhere ask again)."""
+        out = self._able.get(r)
+        if out is None:
+            out = self._able[r] = self.able(r).astype(np.int32)
+        return out
+
     def candidates(self, r: int, k: int = 0) -> list[int]:
         """Return up to k (0: all) professionals who could ever take r, nearest first."""
         key = (r, k)
         if key not in self._cand:
-            if self.required[r] >= 0:
-                p = self.required[r]
-                out = [p] if self.allowed(r, p) and self.shift_fits(r, p) else []
-            else:
-                out = []
-                for p in self.skilled_by_distance(r):
-                    if self.allowed(r, p) and self.shift_fits(r, p):
-                        out.append(p)
-                        if k and len(out) >= k:
-                            break
+            able = self.able_cached(r)
+            out = (able if not k else able[:k]).tolist()
+            if self.required[r] < 0:
                 # the current and the preferred professional always stay in reach of the model
                 for extra in (self.pref[r], (self.current[r] or (-1,))[0]):
-                    if extra >= 0 and extra not in out and self.allowed(r, extra):
-                        if self.shift_fits(r, extra):
-                            out.append(extra)
+                    if extra >= 0 and extra not in out and extra in able:
+                        out.append(extra)
             self._cand[key] = out
         return self._cand[key]

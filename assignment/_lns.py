@@ -98,6 +98,8 @@ def cover_leftovers(sched: Schedule, *, deadline: float, k: int, tick=None) -> N
     """
     data = sched.data
     for r in sorted(sched.unassigned(), key=lambda r: (-data.prio[r], r)):
+        if time.monotonic() > deadline:
+            return
         if sched.pro[r] >= 0 or not data.candidates(r, k):
             continue
         weeks = {week_of(data.ws[r]), week_of(data.we[r])}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 
+import numpy as np
+
 from assignment._data import Data, from_minute, week_of
 from assignment.problem import Assignment
 
@@ -18,6 +20,12 @@ class Schedule:
         self.start = [-1] * data.n_reqs
         self.items: list[list[tuple[int, int]]] = [[] for _ in range(data.n_pros)]
         self.week_min: list[dict[int, int]] = [defaultdict(int) for _ in range(data.n_pros)]
+        # when each professional last lost a service (a count of removals): a request no one
+        # could take stays so until one of its able professionals loses one (see insert_anywhere)
+        self.clock = 0
+        self.freed_at = np.zeros(data.n_pros, dtype=np.int64)
+        self.blocked: dict[int, int] = {}  # request -> the clock when no one could take it
+        self.week_used = np.zeros((data.n_pros, max(1, len(data.week_ix))), dtype=np.int64)
 
     def copy(self) -> Schedule:
         """Return an independent copy."""
@@ -27,13 +35,22 @@ class Schedule:
         other.start = list(self.start)
         other.items = [list(x) for x in self.items]
         other.week_min = [defaultdict(int, w) for w in self.week_min]
+        other.clock, other.freed_at = self.clock, self.freed_at.copy()
+        other.blocked = dict(self.blocked)
+        other.week_used = self.week_used.copy()
         return other
 
     def restore(self, saved: Schedule) -> None:
         """Go back to a copy taken earlier."""
         self.pro[:], self.start[:] = saved.pro, saved.start
+        # going back can free room anyone took since the copy: as if those services left
+        self.clock += 1
+        for p, (mine, theirs) in enumerate(zip(self.items, saved.items, strict=True)):
+            if mine != theirs:
+                self.freed_at[p] = self.clock
         self.items[:] = [list(x) for x in saved.items]
         self.week_min[:] = [defaultdict(int, w) for w in saved.week_min]
+        self.week_used[:] = saved.week_used
 
     # changes ---------------------------------------------------------------------------------
 
@@ -41,15 +58,31 @@ class Schedule:
         """Give request r to professional p at minute t (the caller checked it fits)."""
         self.pro[r], self.start[r] = p, t
         insort(self.items[p], (t, r))
-        self.week_min[p][week_of(t)] += self.data.dur[r]
+        w = week_of(t)
+        self.week_min[p][w] += self.data.dur[r]
+        self.week_used[p, self.data.week_ix[w]] += self.data.dur[r]
 
     def unassign(self, r: int) -> tuple[int, int]:
         """Take request r off its professional and return (professional, start)."""
         p, t = self.pro[r], self.start[r]
         self.items[p].remove((t, r))
-        self.week_min[p][week_of(t)] -= self.data.dur[r]
+        w = week_of(t)
+        self.week_min[p][w] -= self.data.dur[r]
+        self.week_used[p, self.data.week_ix[w]] -= self.data.dur[r]
+        self.clock += 1
+        self.freed_at[p] = self.clock
         self.pro[r], self.start[r] = -1, -1
         return p, t
+
+    def with_room(self, r: int, pros: np.ndarray) -> np.ndarray:
+        """Return those of pros who have r's minutes left in some week of r's window."""
+        d = self.data
+        room = np.zeros(len(pros), dtype=bool)
+        for w in {week_of(d.ws[r]), week_of(d.we[r])}:
+            i = d.week_ix.get(w)
+            if i is not None:
+                room |= self.week_used[pros, i] + d.dur[r] <= d.cap_arr[pros]
+        return pros[room]
 
     def assigned(self) -> list[int]:
         """Return the assigned requests."""

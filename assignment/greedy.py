@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from assignment._data import Data, week_of
 from assignment._schedule import Schedule
 
@@ -57,7 +59,9 @@ def fill(sched: Schedule, *, k: int = CANDIDATES) -> None:
         )
     )
     for r in todo:
-        place(sched, r, data.candidates(r, k))
+        # only those with the hours left: where most requests cannot be placed, most have none
+        able = np.array(data.candidates(r, k), dtype=np.int64)
+        place(sched, r, sched.with_room(r, able).tolist())
 
 
 def make_room(sched: Schedule, r: int, *, k: int = 8, commit: bool = True):
@@ -87,19 +91,20 @@ def make_room(sched: Schedule, r: int, *, k: int = 8, commit: bool = True):
     return None
 
 
-def has_room(sched: Schedule, r: int, p: int) -> bool:
-    """Tell cheaply whether p may take r: some week of r's window still has r's minutes free.
-
-    Necessary, not sufficient (best_insertion decides): where most requests cannot be placed,
-    most professionals are out of hours, and this spares the search of their days."""
-    data = sched.data
-    dur, cap, used = data.dur[r], data.cap[p], sched.week_min[p]
-    return any(used.get(w, 0) + dur <= cap for w in {week_of(data.ws[r]), week_of(data.we[r])})
-
-
 def insert_anywhere(sched: Schedule) -> None:
-    """Insert every unassigned request that any professional can take as the schedule stands."""
+    """Insert every unassigned request that any professional can take as the schedule stands.
+
+    A request found untakeable earlier is tried again only with the professionals who have lost
+    a service since (nobody else has more room than then): where most requests cannot be placed,
+    making the plan maximal again after each stage is then cheap (issue #19, part 3).
+    """
     data = sched.data
     for r in sorted(sched.unassigned(), key=lambda r: -data.prio[r]):
-        place(sched, r, [p for p in data.skilled_by_distance(r)
-                         if data.allowed(r, p) and has_room(sched, r, p)])
+        pros = data.able_cached(r)
+        since = sched.blocked.get(r)
+        if since is not None:
+            pros = pros[sched.freed_at[pros] > since]
+        if pros.size and place(sched, r, sched.with_room(r, pros).tolist()):
+            sched.blocked.pop(r, None)
+        else:
+            sched.blocked[r] = sched.clock

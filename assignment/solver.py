@@ -4,7 +4,9 @@ Coverage comes first and does not depend on the clock: a greedy insertion, then 
 (a request is given to a professional short of weekly hours, who passes one of their services on
 along a chain that ends with someone who has room), then CP-SAT around whatever chains could not
 cover. Travel is cut afterwards by a budget of CP-SAT neighbourhood steps, each bounded by
-deterministic time, with the clock only as a backstop.
+deterministic time, with the clock only as a backstop; whatever time is left then goes to
+redrawing a few professionals' days as exact routes (_routes), until the limit, a proven gap to
+the travel bound, or nothing left to improve.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from assignment._bound import travel_lower_bound
 from assignment._chains import cover, eject_chain
 from assignment._data import Data
 from assignment._finish import EXPLAIN_S, finish
 from assignment._lns import cover_leftovers, improve_travel
 from assignment._model import improve
+from assignment._routes import improve_routes
 from assignment._search import relocate
 from assignment.greedy import CANDIDATES, fill, from_current, insert_anywhere, place
 from assignment.problem import Plan, Problem
@@ -25,6 +29,7 @@ from assignment.validate import check
 
 WHOLE_MODEL_REQUESTS = 400  # up to this many requests, one CP-SAT model holds the whole problem
 WHOLE_MODEL_WORK = 20.0  # its deterministic time
+ROUTE_BOUND_REQUESTS = 2000  # up to this many, the route stage stops at a proven gap
 REPAIR_CANDIDATES = 8
 REPAIR_MAX_ORPHANS = 60  # beyond this a repair is a re-plan: solve() does it better
 REPAIR_WORK = 2.0  # CP-SAT deterministic time for what chains leave
@@ -78,7 +83,7 @@ class _Watch:
 def _reserve_s(data: Data, time_limit_s: float) -> float:
     # kept back for the last insertions, the bound, the explanations and the validator, with a
     # margin for a loaded machine (measured: 1.5 s for 8,000 requests on a quiet one)
-    return min(0.3 * time_limit_s, 0.5 + data.n_reqs / 1000)
+    return min(0.3 * time_limit_s, 0.25 + data.n_reqs / 1000)
 
 
 def _checked(problem: Problem, plan: Plan, fallback) -> Plan:
@@ -99,15 +104,18 @@ def solve(
     seed: int = 0,
     candidates: int = CANDIDATES,
     steps: int | None = None,
+    route_steps: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
     """Return a valid plan for the problem within about time_limit_s seconds.
 
     steps caps the travel-cutting neighbourhood steps (default: each professional in about 20
-    neighbourhoods); on a quiet machine they end well before the time limit, and the plan is
-    then the same whatever the load. progress is told how far the solve got between stages and
-    steps; once should_stop says so, the solve skips what is left and returns its best plan.
+    neighbourhoods); on a quiet machine they end well before the time limit. What time is left
+    then goes to redrawing routes (see _routes) until the limit, unless route_steps caps those
+    steps too: with both caps the plan is the same whatever the load. progress is told how far
+    the solve got between stages and steps; once should_stop says so, the solve skips what is
+    left and returns its best plan.
     """
     started = time.monotonic()
     deadline = started + time_limit_s
@@ -126,7 +134,17 @@ def solve(
     work_end -= 2 * maximal_s
     if not watch("chains"):
         cover(sched, k=candidates, deadline=work_end, tick=watch)
-    if data.n_reqs <= WHOLE_MODEL_REQUESTS and not watch("whole_model"):
+    # most time to coverage, the first criterion; but where demand outruns the professionals,
+    # hopeless requests must not eat all of it
+    if not watch("leftovers"):
+        cover_leftovers(
+            sched, deadline=time.monotonic() + 0.6 * (work_end - time.monotonic()), k=candidates,
+            tick=watch,
+        )
+    # a small problem fits one model, for what the local steps could not cover; it prices
+    # travel as detours against nothing and so draws poor routes: only when something is left
+    if (data.n_reqs <= WHOLE_MODEL_REQUESTS and sched.unassigned()
+            and not watch("whole_model")):
         improve(
             sched,
             list(range(data.n_reqs)),
@@ -138,19 +156,20 @@ def solve(
             work=WHOLE_MODEL_WORK,
             stop=watch.stop_requested if should_stop is not None else None,
         )
-    # most time to coverage, the first criterion; but where demand outruns the professionals,
-    # hopeless requests must not eat all of it
-    if not watch("leftovers"):
-        cover_leftovers(
-            sched, deadline=time.monotonic() + 0.6 * (work_end - time.monotonic()), k=candidates,
-            tick=watch,
-        )
     # and the explanations of whatever stays uncovered
     work_end -= EXPLAIN_S * len(sched.unassigned())
     if not watch("travel"):
         relocate(sched, deadline=work_end, k=candidates, seed=seed)
         improve_travel(sched, deadline=work_end, k=candidates, seed=seed, steps=steps,
                        tick=watch)
+    # what is left of the time goes to redrawing days as exact routes, while that can still cut
+    # travel: until the limit, or until the travel is within a proven gap of the lower bound
+    # (still the "travel" stage to whoever watches progress)
+    if time.monotonic() < work_end - 0.2 and not watch.stop_requested():
+        bound_km = (travel_lower_bound(data, sched.assigned())
+                    if data.n_reqs <= ROUTE_BOUND_REQUESTS else None)
+        improve_routes(sched, deadline=work_end, seed=seed, steps=route_steps,
+                       bound_km=bound_km, tick=watch)
     watch("finish")
     if watch.stopped:  # what is left is making the plan maximal and explaining it
         deadline = min(deadline, time.monotonic() + 1.0 + EXPLAIN_S * len(sched.unassigned()))

@@ -11,6 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from assignment.problem import Assignment, Location, Plan, Problem, Professional, Request, Score
 
 _R = 6371.0088
@@ -131,40 +133,102 @@ def _check_professional(
             )
 
 
-def _insertable(problem: Problem, r: Request, p: Professional, items, weeks) -> bool:
-    """Tell whether p could take r as the plan stands (travel plus slack, to favour the plan)."""
-    if r.skill not in p.skills or r.client in p.excluded_clients:
-        return False
-    if r.required_professional is not None and r.required_professional != p.id:
-        return False
+class _Free:
+    """What the plan leaves free, precomputed once for the maximality check.
+
+    Most unassigned requests are ruled out by arrays (skill, excluded client, required
+    professional, a shift holding the window, hours left that week); only the few professionals
+    left are searched to the minute, with travel, by _insertable.
+    """
+
+    def __init__(self, problem: Problem, per_pro, weeks) -> None:
+        self.pros = problem.professionals
+        self.index = {p.id: i for i, p in enumerate(self.pros)}
+        self.skills = {s for p in self.pros for s in p.skills}
+        self.has_skill = {
+            s: np.array([s in p.skills for p in self.pros], dtype=bool) for s in self.skills
+        }
+        self.excluding: dict[str, list[int]] = defaultdict(list)
+        for i, p in enumerate(self.pros):
+            for c in p.excluded_clients:
+                self.excluding[c].append(i)
+        rows = [
+            (i, _minute(s.start), _minute(s.end))
+            for i, p in enumerate(self.pros)
+            for s in p.shifts
+        ]
+        self.sh_pro = np.array([x[0] for x in rows], dtype=np.int64)
+        self.sh_start = np.array([x[1] for x in rows], dtype=np.int64)
+        self.sh_end = np.array([x[2] for x in rows], dtype=np.int64)
+        # each professional's services, as (start, end, location)
+        self.items: list[list] = [[] for _ in self.pros]
+        for pid, items in per_pro.items():
+            self.items[self.index[pid]] = [
+                (s, s + r.duration_min, r.location) for s, r in items
+            ]
+        self.weeks = [weeks.get(p.id, {}) for p in self.pros]
+        # minutes left in the week of each shift's start and end (the larger): a shift where r's
+        # duration exceeds both can never take it (a shift of a week or more: never ruled out)
+        room = []
+        for i, a, b in rows:
+            cap, used = self.pros[i].max_minutes_per_week, self.weeks[i]
+            weeks_of = {_week(datetime.fromordinal(m // 1440)) for m in (a, b)}
+            full = min(used.get(w, 0) for w in weeks_of) if b - a < 7 * 1440 else 0
+            room.append(cap - full)
+        self.sh_room = np.array(room, dtype=np.int64)
+
+    def taker(self, problem: Problem, r: Request) -> Professional | None:
+        """Return a professional who could take r as the plan stands, or None."""
+        mask = self.has_skill.get(r.skill)
+        if mask is None:
+            return None
+        d = r.duration_min
+        ws, we = _minute(r.window_start), _minute(r.window_end)
+        lo = np.maximum(self.sh_start, ws)
+        hi = np.minimum(self.sh_end - d, we)
+        fits = (lo <= hi) & (self.sh_room >= d) & mask[self.sh_pro]
+        if not fits.any():
+            return None
+        banned = set(self.excluding.get(r.client, ()))
+        required = r.required_professional
+        for k in np.flatnonzero(fits).tolist():
+            i = int(self.sh_pro[k])
+            if i in banned or (required is not None and self.pros[i].id != required):
+                continue
+            if _insertable(problem, r, self.pros[i], int(lo[k]), int(hi[k]),
+                           self.items[i], self.weeks[i]):
+                return self.pros[i]
+        return None
+
+
+def _insertable(problem: Problem, r: Request, p: Professional, lo: int, hi: int, items,
+                weeks) -> bool:
+    """Tell whether p could start r somewhere in [lo, hi] (one shift's part of r's window) as
+    the plan stands (travel plus slack, to favour the plan)."""
     d = r.duration_min
-    ws, we = _minute(r.window_start), _minute(r.window_end)
-    for shift in p.shifts:
-        lo, hi = max(ws, _minute(shift.start)), min(we, _minute(shift.end) - d)
-        day = lo // 1440
-        while lo <= hi:
-            # each calendar day separately: travel only binds between same-day services
-            seg_hi = min(hi, day * 1440 + 1439)
-            week = _week(datetime.fromordinal(day))
-            if weeks.get(week, 0) + d <= p.max_minutes_per_week:
-                blocked = []
-                for s, other in items:
-                    e = s + other.duration_min
-                    if s // 1440 == day:
-                        back = _travel(r.location, other.location, problem.speed_kmh) + SLACK_MIN
-                        out = _travel(other.location, r.location, problem.speed_kmh) + SLACK_MIN
-                        blocked.append((s - d - back + 1, e + out - 1))
-                    else:
-                        blocked.append((s - d + 1, e - 1))
-                t = lo
-                for b0, b1 in sorted(blocked):
-                    if b0 > t:
-                        break
-                    t = max(t, b1 + 1)
-                if t <= seg_hi:
-                    return True
-            lo = seg_hi + 1
-            day += 1
+    day = lo // 1440
+    while lo <= hi:
+        # each calendar day separately: travel only binds between same-day services
+        seg_hi = min(hi, day * 1440 + 1439)
+        week = _week(datetime.fromordinal(day))
+        if weeks.get(week, 0) + d <= p.max_minutes_per_week:
+            blocked = []
+            for s, e, where in items:
+                if s // 1440 == day:
+                    back = _travel(r.location, where, problem.speed_kmh) + SLACK_MIN
+                    out = _travel(where, r.location, problem.speed_kmh) + SLACK_MIN
+                    blocked.append((s - d - back + 1, e + out - 1))
+                else:
+                    blocked.append((s - d + 1, e - 1))
+            t = lo
+            for b0, b1 in sorted(blocked):
+                if b0 > t:
+                    break
+                t = max(t, b1 + 1)
+            if t <= seg_hi:
+                return True
+        lo = seg_hi + 1
+        day += 1
     return False
 
 
@@ -231,19 +295,20 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
     for pid, items in per_pro.items():
         for s, r in items:
             weeks[pid][_week(datetime.fromordinal(s // 1440))] += r.duration_min
+    free = None
     for u in plan.unassigned:
         r = reqs.get(u.request)
         if r is None or u.request in assigned:
             continue
-        for p in problem.professionals:
-            if _insertable(problem, r, p, per_pro.get(p.id, []), weeks[p.id]):
-                out.append(
-                    Violation(
-                        "not_maximal",
-                        r.id,
-                        p.id,
-                        f"{r.id} is unassigned but {p.id} could take it as the plan stands",
-                    )
+        free = free or _Free(problem, per_pro, weeks)
+        p = free.taker(problem, r)
+        if p is not None:
+            out.append(
+                Violation(
+                    "not_maximal",
+                    r.id,
+                    p.id,
+                    f"{r.id} is unassigned but {p.id} could take it as the plan stands",
                 )
-                break
+            )
     return out

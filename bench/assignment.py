@@ -1,6 +1,12 @@
 """Benchmark the assignment engine against the greedy baseline on planted instances.
 
-    python bench/assignment.py [--quick] [--seeds 1 2 3] [--only medium large sick crowded]
+    python bench/assignment.py [--quick] [--seeds 1 2 3] [--only small medium large sick crowded]
+                               [--baseline DIR]
+
+small sets the engine against the planted plan and a plain day-by-day CP-SAT model
+(bench/daily_cpsat.py) given the same time limit, with the proven lower bound beside it.
+--baseline DIR also runs the engine of another checkout (e.g. a `git worktree add DIR HEAD`)
+on the same instances in the same run, as "base" rows.
 
 Each solve runs in its own subprocess so that its wall time and peak memory (ru_maxrss) are its
 own. Rows are per seed, then the median. This prints figures; it asserts nothing. Coverage does
@@ -22,11 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SIZES = {"medium": (200, 1500, 25.0), "large": (1000, 8000, 105.0)}
+SIZES = {"small": (40, 320, 10.0), "medium": (200, 1500, 25.0), "large": (1000, 8000, 105.0)}
 # most requests cannot be placed: a planted week with only one professional in five kept
 CROWDED = {"crowded": (200, 1500, 5.0), "crowded-large": (1000, 8000, 10.0)}
 CROWDED_KEEP = 0.2
 GOALS = {
+    "small": "travel <= planted and <= the day-by-day CP-SAT model's, same 10 s limit",
     "crowded": "a valid plan within the limit + 1 s (4 of 5 professionals gone)",
     "crowded-large": "a valid plan within the limit + 1 s (4 of 5 professionals gone)",
     "medium": "100% covered, travel <= planted, < 30 s, < 1 GB",
@@ -92,6 +99,10 @@ def planted_day(data, minute: int):
 
 def worker(scenario: str, method: str, seed: int) -> dict:
     """Generate one instance, run one method on it, and return its figures."""
+    if method == "base":  # the same instance, another checkout's engine
+        sys.path.insert(0, BASELINE[0])
+        for name in [m for m in sys.modules if m == "assignment" or m.startswith("assignment.")]:
+            del sys.modules[name]
     from assignment.planted import planted_instance
     from assignment.solver import greedy, repair, solve
     from assignment.validate import check
@@ -111,6 +122,10 @@ def worker(scenario: str, method: str, seed: int) -> dict:
         plan = planted
     elif method == "greedy":
         plan = greedy(problem)
+    elif method == "daily":
+        from daily_cpsat import solve_daily
+
+        plan = solve_daily(problem, time_limit_s=limit)
     elif scenario == "sick":
         plan = repair(problem, time_limit_s=1.0)
     else:
@@ -119,6 +134,9 @@ def worker(scenario: str, method: str, seed: int) -> dict:
     given = {a.request: a.professional for a in plan.assignments}
     current = {a.request: a.professional for a in problem.current_plan}
     lost = orphans | pinned
+    violations = {v.rule for v in check(problem, plan)}
+    if method == "daily":  # a yardstick for travel: it does not try to be maximal
+        violations.discard("not_maximal")
     return {
         "requests": len(problem.requests),
         "coverage": plan.score.covered / len(problem.requests),
@@ -133,8 +151,10 @@ def worker(scenario: str, method: str, seed: int) -> dict:
         "orphans_placed": sum(1 for r in orphans if r in given),
         "pinned_lost": len(pinned),
         "sick": sick_of,
-        "valid": not check(problem, plan),
+        "valid": not violations,
         "status": plan.solver.get("status"),
+        "prefs": plan.score.preferences_honoured,
+        "limit_s": 1.0 if scenario == "sick" else limit,
         "wall_s": wall,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -160,7 +180,10 @@ def _crowded(scenario: str, method: str, seed: int) -> dict:
     problem = replace(problem, professionals=kept, requests=requests, current_plan=())
     started = time.monotonic()
     plan = greedy(problem) if method == "greedy" else solve(problem, time_limit_s=limit)
-    wall = time.monotonic() - started  # with the validator, as a caller waits for it
+    wall = time.monotonic() - started  # with the engine's own validation, as a caller waits
+    check_started = time.monotonic()
+    valid = not check(problem, plan)
+    check_s = time.monotonic() - check_started
     return {
         "requests": len(problem.requests),
         "coverage": plan.score.covered / len(problem.requests),
@@ -169,7 +192,8 @@ def _crowded(scenario: str, method: str, seed: int) -> dict:
         "wall_s": wall,
         "engine_s": plan.solver.get("wall_s") or 0.0,
         "overshoot_s": wall - limit,
-        "valid": not check(problem, plan),
+        "check_s": check_s,
+        "valid": valid,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -178,25 +202,30 @@ def _crowded_row(label: str, r: dict) -> str:
     return (
         f"{label:14} {r['requests']:6.0f} {100 * r['coverage']:7.2f} {r['uncovered']:9.0f} "
         f"{r['limit_s']:7.1f} {r['wall_s']:7.2f} {r['engine_s']:8.2f} {r['overshoot_s']:+9.2f} "
-        f"{r['peak_mb']:7.0f}" + ("" if r["valid"] else "  INVALID")
+        f"{r['check_s']:7.2f} {r['peak_mb']:7.0f}" + ("" if r["valid"] else "  INVALID")
     )
 
 
 def _crowded_table(scenario: str, seeds: list[int]) -> None:
     print(f"\n== {scenario}: goal {GOALS[scenario]}")
     print(f"{'method/seed':14} {'reqs':>6} {'cover%':>7} {'uncovered':>9} {'limit':>7} "
-          f"{'wall_s':>7} {'engine_s':>8} {'overshoot':>9} {'peak_MB':>7}")
+          f"{'wall_s':>7} {'engine_s':>8} {'overshoot':>9} {'check_s':>7} {'peak_MB':>7}")
     for s in seeds:
         base = run(scenario, "greedy", s)
         print(_crowded_row(f"greedy s{s}", base), flush=True)
-        r = run(scenario, "engine", s)
-        print(_crowded_row(f"engine s{s}", r) + f"  ({r['wall_s'] / base['wall_s']:.1f}x the "
-              "greedy baseline's wall)", flush=True)
+        for method in ["engine", "base"] if BASELINE else ["engine"]:
+            r = run(scenario, method, s)
+            print(_crowded_row(f"{method} s{s}", r) + f"  ({r['wall_s'] / base['wall_s']:.1f}x "
+                  "the greedy baseline's wall)", flush=True)
+
+
+BASELINE: list[str] = []  # the other checkout's root, given --baseline
 
 
 def run(scenario: str, method: str, seed: int) -> dict:
+    extra = ["--baseline", BASELINE[0]] if BASELINE else []
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", scenario, method, str(seed)],
+        [sys.executable, __file__, "--worker", scenario, method, str(seed), *extra],
         capture_output=True,
         text=True,
         check=True,
@@ -215,26 +244,33 @@ def _row(label: str, r: dict, scenario: str) -> str:
     )
     return (
         f"{label:14} {r['requests']:6.0f} {100 * r['coverage']:7.2f} {r['priority']:6.0f} "
-        f"{r['travel_km']:10.2f} {vs:+7.1f}% {bound:>7} {r['moved']:5.0f} "
-        f"{r['others_moved']:6.0f} {r['wall_s']:7.2f} {r['peak_mb']:7.0f}  {extra}"
+        f"{r['travel_km']:10.2f} {vs:+7.1f}% {bound:>7} {r['prefs']:5.0f} {r['moved']:5.0f} "
+        f"{r['others_moved']:6.0f} {r['wall_s']:7.2f} {r['wall_s'] - r['limit_s']:+6.2f} "
+        f"{r['peak_mb']:7.0f}  {extra}"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, medium and sick only")
+    parser.add_argument("--quick", action="store_true",
+                        help="one seed; small, medium, sick and crowded only")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--only", nargs="+",
-                        choices=["medium", "large", "sick", "crowded", "crowded-large"])
+                        choices=["small", "medium", "large", "sick", "crowded", "crowded-large"])
     parser.add_argument("--worker", nargs=3, metavar=("SCENARIO", "METHOD", "SEED"))
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also run the engine of this checkout (rows 'base')")
     args = parser.parse_args()
+    if args.baseline:
+        BASELINE.append(str(Path(args.baseline).resolve()))
     if args.worker:
         scenario, method, seed = args.worker
         print(json.dumps(worker(scenario, method, int(seed))))
         return
     seeds = [args.seeds[0]] if args.quick else args.seeds
-    scenarios = args.only or (["medium", "sick", "crowded"] if args.quick
-                              else ["medium", "large", "sick", "crowded", "crowded-large"])
+    scenarios = args.only or (["small", "medium", "sick", "crowded"] if args.quick
+                              else ["small", "medium", "large", "sick", "crowded",
+                                    "crowded-large"])
     for scenario in scenarios:
         if scenario in CROWDED:
             _crowded_table(scenario, seeds)
@@ -243,10 +279,11 @@ def main() -> None:
         # for the sick day, "planted" is the current plan before the repair (broken by the absence)
         print(
             f"{'method/seed':14} {'reqs':>6} {'cover%':>7} {'prio':>6} {'travel_km':>10} "
-            f"{'vs plant':>8} {'bound':>7} {'moved':>5} {'others':>6} {'wall_s':>7} "
-            f"{'peak_MB':>7}  notes"
+            f"{'vs plant':>8} {'bound':>7} {'prefs':>5} {'moved':>5} {'others':>6} {'wall_s':>7} "
+            f"{'over_s':>6} {'peak_MB':>7}  notes"
         )
-        for method in ["planted", "greedy", "engine"]:
+        methods = ["planted", "greedy", *(["daily"] if scenario == "small" else []), "engine"]
+        for method in methods + (["base"] if BASELINE and scenario != "sick" else []):
             rows = []
             for s in seeds:
                 r = run(scenario, method, s)

@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from assignment import _bound
+from assignment._bound import travel_lower_bound
 from assignment._data import Data
 from assignment._finish import finish
 from assignment._lns import cover_leftovers
@@ -87,6 +89,16 @@ def test_the_travel_bound_holds_and_is_tight_for_a_single_trip():
     assert result.solver["bound_travel_km"] <= result.score.travel_km
 
 
+def test_a_day_too_large_for_the_flow_still_gets_a_bound_below_the_flow_s(monkeypatch):
+    prob, planted = planted_instance(30, 250, 3)
+    data = Data(prob)
+    covered = list(range(data.n_reqs))
+    flow = travel_lower_bound(data, covered)
+    monkeypatch.setattr(_bound, "FLOW_ROWS", 16)  # every day is split into blocks of 16 rows
+    split = travel_lower_bound(data, covered)
+    assert 0 < split <= flow <= planted.score.travel_km
+
+
 def test_planted_instances_have_the_size_asked_and_caps_just_above_the_planted_week():
     prob, planted = planted_instance(200, 1500, 2)
     assert len(prob.requests) == 1500
@@ -96,7 +108,7 @@ def test_planted_instances_have_the_size_asked_and_caps_just_above_the_planted_w
         minutes[a.professional] = minutes.get(a.professional, 0) + durations[a.request]
     slack = [p.max_minutes_per_week - minutes.get(p.id, 0) for p in prob.professionals]
     assert min(slack) >= 0 and max(slack) < 180
-    result = solve(prob, time_limit_s=20, steps=20)
+    result = solve(prob, time_limit_s=20, steps=20, route_steps=20)
     assert check(prob, result) == []
     assert result.score.covered == 1500
     assert 0 < result.solver["bound_travel_km"] <= result.score.travel_km <= planted.score.travel_km

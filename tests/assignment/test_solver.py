@@ -1,9 +1,12 @@
 """The engine: valid plans, full coverage of planted instances, the score's order, re-plans."""
 
+import time
 from dataclasses import replace
 
 import pytest
 
+from assignment._data import Data
+from assignment.greedy import from_current, insert_anywhere
 from assignment.planted import planted_instance
 from assignment.problem import Assignment
 from assignment.solver import greedy, repair, solve
@@ -139,3 +142,59 @@ def test_repair_moves_at_most_max_moves_others(max_moves):
         assert given == {"R2": "P2"}
         (u,) = result.unassigned
         assert u.suggestion == "move R2 to P3 at 2026-12-07T09:00 so that P2 can take R1"
+
+
+def _crowded(n_pros, n_reqs, seed):
+    """A planted week after 4 of 5 professionals left: most requests cannot be placed."""
+    prob, _ = planted_instance(n_pros, n_reqs, seed)
+    kept = prob.professionals[: n_pros // 5]
+    ids = {p.id for p in kept}
+    reqs = tuple(
+        replace(r, preferred_professional=None,
+                required_professional=r.required_professional
+                if r.required_professional in ids else None)
+        for r in prob.requests
+    )
+    return replace(prob, professionals=kept, requests=reqs)
+
+
+def test_a_crowded_week_is_solved_within_the_limit_plus_a_second():
+    prob = _crowded(1000, 8000, 1)
+    started = time.monotonic()
+    result = solve(prob, time_limit_s=3)
+    # the plan the caller gets is already validated (and maximal): that is inside the second
+    assert time.monotonic() - started <= 3 + 1
+    assert check(prob, result) == []
+    assert len(result.unassigned) > len(result.assignments)
+
+
+def test_a_small_week_travels_no_more_than_its_planted_plan():
+    prob, planted = planted_instance(20, 160, 1)
+    # route steps capped and the limit far: the same plan whatever the machine's load
+    result = solve(prob, time_limit_s=120, route_steps=100)
+    assert check(prob, result) == []
+    assert result.score.covered_priority == planted.score.covered_priority
+    assert result.score.preferences_honoured >= planted.score.preferences_honoured
+    assert result.score.travel_km <= planted.score.travel_km
+    assert result.solver["bound_travel_km"] <= result.score.travel_km
+
+
+def test_a_request_found_untakeable_is_tried_again_once_an_able_professional_loses_work():
+    prob = problem([pro("P1", cap=60)], [req("R1"), req("R2", start="11:00", prio=2)])
+    data = Data(prob)
+    sched = from_current(data)
+    empty = sched.copy()
+    sched.assign(0, 0, data.ws[0])
+    insert_anywhere(sched)
+    assert sched.pro[1] == -1  # P1's week is full with R1
+    sched.unassign(0)
+    insert_anywhere(sched)
+    assert sched.pro[1] == 0
+    # going back to a copy taken earlier gives room back too, though nothing was unassigned
+    sched.unassign(1)
+    sched.assign(0, 0, data.ws[0])
+    insert_anywhere(sched)
+    assert sched.pro[1] == -1
+    sched.restore(empty)
+    insert_anywhere(sched)
+    assert sched.pro[1] == 0

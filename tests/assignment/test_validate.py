@@ -1,9 +1,13 @@
 """One test per hard rule: a plan breaking exactly that rule is reported, and nothing else."""
 
+import random
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
+from assignment.planted import planted_instance
+from assignment.problem import Plan, Unassigned, compute_score
 from assignment.validate import check
 from tests.assignment import at, plan, pro, problem, req
 
@@ -109,3 +113,78 @@ def test_stated_travel_is_checked_within_half_a_percent(factor, bad):
 def test_a_request_left_out_that_fits_is_reported():
     prob = problem([pro("P1")], [req("R1"), req("R2", start="11:00")])
     assert rules(prob, plan(prob, [("R1", "P1", "09:00")])) == ["not_maximal"]
+
+
+def test_a_request_only_its_required_professional_could_take_is_reported_only_if_they_can():
+    prob = problem(
+        [pro("P1"), pro("P2", where=at(1))],
+        [req("R1"), req("R2", start="09:00", end="09:00", required="P2")],
+    )
+    assert rules(prob, plan(prob, [("R1", "P2", "09:00")])) == []
+    assert rules(prob, plan(prob, [("R1", "P1", "09:00")])) == ["not_maximal"]
+
+
+def test_a_request_left_out_where_the_week_is_full_or_the_client_excluded_is_not_reported():
+    full = problem(
+        [pro("P1", cap=120), pro("P2", excluded=("C2",), where=at(1))],
+        [req("R1", dur=120), req("R2", start="11:00", end="12:00", client="C2")],
+    )
+    assert rules(full, plan(full, [("R1", "P1", "09:00")])) == []
+    # the same plan once P1's week has exactly R2's minutes left: P1 could take it
+    roomy = replace(full, professionals=(replace(full.professionals[0], max_minutes_per_week=180),
+                                         full.professionals[1]))
+    assert rules(roomy, plan(roomy, [("R1", "P1", "09:00")])) == ["not_maximal"]
+
+
+def _reference_not_maximal(prob, p):
+    """The maximality check done the plain way: every unassigned request, every professional,
+    every start minute of its window (travel plus the validator's minute of slack)."""
+    from assignment.problem import haversine_km, travel_minutes
+
+    reqs = {r.id: r for r in prob.requests}
+    by_pro = {}
+    for a in p.assignments:
+        by_pro.setdefault(a.professional, []).append((a.start, reqs[a.request]))
+    out = set()
+    for u in p.unassigned:
+        r = reqs[u.request]
+        for q in prob.professionals:
+            if r.skill not in q.skills or r.client in q.excluded_clients:
+                continue
+            if r.required_professional not in (None, q.id):
+                continue
+            mine = by_pro.get(q.id, [])
+            t = r.window_start
+            while t <= r.window_end and u.request not in out:
+                end = t + timedelta(minutes=r.duration_min)
+                week = t.isocalendar()[:2]
+                used = sum(x.duration_min for s, x in mine if s.isocalendar()[:2] == week)
+                ok = any(s.start <= t and end <= s.end for s in q.shifts)
+                ok = ok and used + r.duration_min <= q.max_minutes_per_week
+                for s, x in mine if ok else ():
+                    e = s + timedelta(minutes=x.duration_min)
+                    if s < end and t < e:
+                        ok = False
+                    elif s.date() == t.date():
+                        km = haversine_km(x.location, r.location)
+                        trip = timedelta(minutes=travel_minutes(km, prob.speed_kmh) + 1)
+                        ok = not (e <= t < e + trip or end <= s < end + trip)
+                    if not ok:
+                        break
+                if ok:
+                    out.add(u.request)
+                t += timedelta(minutes=1)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_maximality_check_agrees_with_the_plain_way_on_plans_with_services_left_out(seed):
+    prob, planted = planted_instance(6, 40, seed)
+    rng = random.Random(seed)
+    kept = [a for a in planted.assignments if rng.random() < 0.6]
+    left = {a.request for a in planted.assignments} - {a.request for a in kept}
+    p = Plan(tuple(kept), tuple(Unassigned(r, (), None) for r in sorted(left)),
+             compute_score(prob, tuple(kept)), {})
+    found = {v.request for v in check(prob, p) if v.rule == "not_maximal"}
+    assert found == _reference_not_maximal(prob, p)
+    assert found  # some of what was left out fits again

@@ -12,7 +12,6 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from wtforms import FloatField
-from wtforms.validators import DataRequired
 
 from backoffice import timeline
 from backoffice.admin import person as page
@@ -22,7 +21,7 @@ from backoffice.admin.form_groups import Group, grouped
 from backoffice.admin.forms import language_choices
 from backoffice.admin.listing import label
 from backoffice.admin.urls import parse_id
-from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
+from backoffice.admin.validators import person_form_args
 from backoffice.db import db
 from backoffice.geo import zone_for
 from backoffice.i18n import LANGUAGE_NAMES
@@ -290,13 +289,7 @@ class ClientView(page.PersonActionsMixin, FastListView, SecureModelView):
                          Group(_l("Account"), "status"))
     form_choices = {"language": language_choices(LANGUAGES)}
     form_overrides = {"lat": FloatField, "lon": FloatField}
-    form_args = {
-        "name": {"validators": [DataRequired()]},
-        "email": {"validators": email_optional()},
-        "phone": {"validators": [phone]},
-        "lat": {"validators": lat_range()},
-        "lon": {"validators": lon_range()},
-    }
+    form_args = person_form_args()
 
     person_arg = "client"
     details_template = "admin/person_client.html"

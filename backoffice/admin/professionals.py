@@ -19,7 +19,7 @@ from backoffice.admin.base import SecureModelView
 from backoffice.admin.form_groups import Group, grouped
 from backoffice.admin.forms import choices, language_choices, weekday_choices
 from backoffice.admin.listing import label
-from backoffice.admin.validators import email_optional, lat_range, lon_range, phone
+from backoffice.admin.validators import person_form_args
 from backoffice.db import db
 from backoffice.geo import zone_for
 from backoffice.i18n import LANGUAGE_NAMES, Refusal
@@ -178,11 +178,7 @@ class ProfessionalView(page.PersonActionsMixin, SecureModelView):
     form_choices = {"language": language_choices(LANGUAGES)}
     form_overrides = {"lat": FloatField, "lon": FloatField, "rating": FloatField}
     form_args = {
-        "name": {"validators": [DataRequired()]},
-        "email": {"validators": email_optional()},
-        "phone": {"validators": [phone]},
-        "lat": {"validators": lat_range()},
-        "lon": {"validators": lon_range()},
+        **person_form_args(),
         "max_minutes_per_week": {"validators": [NumberRange(0, 60 * 7 * 24)]},
         "rating": {"validators": [NumberRange(0, 5)]},
     }

@@ -45,6 +45,16 @@ def lon_range():
             NumberRange(-180, 180, message=_l("Longitude must be between -180 and 180."))]
 
 
+def person_form_args() -> dict:
+    """Return the validators of the fields a client and a professional share: name, contact,
+    coordinates."""
+    from wtforms.validators import DataRequired
+
+    return {"name": {"validators": [DataRequired()]}, "email": {"validators": email_optional()},
+            "phone": {"validators": [phone]}, "lat": {"validators": lat_range()},
+            "lon": {"validators": lon_range()}}
+
+
 def not_before(other: str, message):
     """Refuse a value earlier than the form's other field."""
 
